@@ -1,0 +1,49 @@
+# redtrack — PGXS build.
+#
+#   make && make install      build and install into the server pg_config names
+#   make test                 install missing dependencies, build, run every suite
+#   make installcheck         pg_regress suite against a temporary instance
+#   make bench                benchmarks (bench/RESULTS.md)
+
+MODULE_big = redtrack
+EXTENSION = redtrack
+DATA = $(wildcard extension/redtrack--*.sql)
+PGFILEDESC = "redtrack - replicate PostgreSQL tables to Redshift through S3"
+
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c) $(wildcard worker/*.c)))
+
+PG_CONFIG ?= pg_config
+
+PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/worker -I$(shell $(PG_CONFIG) --includedir)
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -pthread
+SHLIB_LINK = -lcurl -lpq -lcrypto -lz -pthread
+
+# pg_regress: a temporary instance whose configuration preloads redtrack.
+REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-instance=$(REGRESS_OUTDIR)/tmp_instance \
+	--temp-config=$(srcdir)/test/regress.conf \
+	--inputdir=$(srcdir) --outputdir=$(REGRESS_OUTDIR)
+REGRESS_OUTDIR ?= $(CURDIR)/build/regress
+
+# No LLVM bitcode: it would need clang on every machine and gains nothing here.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test bench soak deps demo
+
+test:
+	bash scripts/test.sh
+
+bench:
+	bash bench/run.sh
+
+soak:
+	bash scripts/test.sh soak
+
+deps:
+	bash scripts/deps.sh
+
+demo:
+	bash scripts/demo.sh

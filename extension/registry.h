@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.h
+ *	  Registered tables: validation at registration time, and the
+ *	  in-memory form the engine works from.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef REDTRACK_REGISTRY_H
+#define REDTRACK_REGISTRY_H
+
+#include "nodes/pg_list.h"
+
+typedef enum ReplicationStrategy
+{
+	STRATEGY_TIMED,				/* merge changed rows by key */
+	STRATEGY_IDENTITY,			/* append rows with a growing key */
+	STRATEGY_FULL				/* replace the whole table */
+} ReplicationStrategy;
+
+typedef struct Replicable
+{
+	Oid			relid;
+	char	   *source_name;	/* "schema"."table", for messages */
+	ReplicationStrategy strategy;
+	char	   *target_table;	/* identifier syntax: "table" or "schema"."table" */
+	char	   *replication_field;	/* NULL for full */
+	bool		track_deletes;
+	List	   *key_columns;	/* of char *, may be NIL for full/identity */
+	int64		every_usecs;	/* 0: every run of the worker */
+	char	   *distkey;		/* NULL: default */
+	List	   *sortkey;		/* of char *, NIL: default */
+	bool		evolve;
+	int64		watermark_epoch;
+} Replicable;
+
+extern const char *redtrack_strategy_name(ReplicationStrategy strategy);
+
+/* Reads a registration (must be in a transaction with SPI available). */
+extern Replicable *redtrack_load_replicable(Oid relid, bool missing_ok);
+
+/* All registrations, in a deterministic order (registration time, oid). */
+extern List *redtrack_load_replicables(void);
+
+#endif							/* REDTRACK_REGISTRY_H */

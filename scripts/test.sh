@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Run every test suite of redtrack: `make test` (and `make soak`).
+#
+# From nothing to green on a fresh Debian 12 machine: installs what is
+# missing, builds and installs the extension, starts the local stack
+# (S3 and Redshift stand-ins), runs the pg_regress suite, the stand-ins'
+# own tests, the C unit tests and the TAP tests as an unprivileged user,
+# and stops everything it started.  The last line is "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+MODE=${1:-test}                 # test | soak
+TEST_USER=${REDTRACK_TEST_USER:-rttest}
+BUILD=$ROOT/build
+PGBIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+
+passed=0
+failed=0
+failures=()
+
+note() { printf '\n=== %s\n' "$*"; }
+record() {                      # record SUITE PASSED FAILED
+	passed=$((passed + $2))
+	failed=$((failed + $3))
+	if (($3 > 0)); then failures+=("$1 ($3)"); fi
+	printf -- '--- %s: %d passed, %d failed\n' "$1" "$2" "$3"
+}
+as_user() {
+	if [[ $(id -u) -eq 0 ]]; then runuser -u "$TEST_USER" -- "$@"; else "$@"; fi
+}
+
+note "dependencies"
+bash scripts/deps.sh
+
+note "build and install"
+make -s -j2
+if [[ $(id -u) -eq 0 ]]; then
+	make -s install
+elif [[ -w $(pg_config --pkglibdir) ]]; then
+	make -s install
+else
+	echo "not root: assuming the extension is installed already"
+	TEST_USER=$(id -un)
+fi
+PGBIN=$(pg_config --bindir)
+export PATH="$PGBIN:$PATH"
+
+if [[ $(id -u) -eq 0 ]] && ! id "$TEST_USER" >/dev/null 2>&1; then
+	useradd --system --create-home --shell /bin/bash "$TEST_USER"
+fi
+rm -rf "$BUILD"
+mkdir -p "$BUILD"
+[[ $(id -u) -eq 0 ]] && chown -R "$TEST_USER" "$BUILD"
+
+STACK_STARTED=
+cleanup() {
+	if [[ -n $STACK_STARTED ]]; then
+		bash test/stack/stack.sh stop >/dev/null 2>&1 || true
+	fi
+}
+trap cleanup EXIT
+
+# --- C unit tests (pure C modules, no server needed) -------------------------
+if [[ -d test/unit ]]; then
+	note "C unit tests"
+	if make -s -C test/unit >"$BUILD/unit-build.log" 2>&1; then
+		out=$(make -s -C test/unit run 2>&1) || true
+		echo "$out"
+		p=$(grep -c '^ok ' <<<"$out" || true)
+		f=$(grep -c '^not ok ' <<<"$out" || true)
+		record "unit" "$p" "$f"
+	else
+		cat "$BUILD/unit-build.log"
+		record "unit (build)" 0 1
+	fi
+fi
+
+# --- pg_regress ---------------------------------------------------------------
+note "pg_regress (make installcheck)"
+out=$(as_user make -s installcheck REGRESS_OUTDIR="$BUILD/regress" 2>&1) || true
+echo "$out" | grep -E '^(ok|not ok|#|test | *[a-z0-9_]+ +\.\.\.)' || echo "$out"
+p=$(grep -cE '^ok |\.\.\. ok' <<<"$out" || true)
+f=$(grep -cE '^not ok |\.\.\. FAILED' <<<"$out" || true)
+if ((p + f == 0)); then f=1; echo "$out"; fi
+if [[ -f $BUILD/regress/regression.diffs ]] && ((f > 0)); then
+	head -c 20000 "$BUILD/regress/regression.diffs"
+fi
+record "pg_regress" "$p" "$f"
+
+# --- local stack and its own tests ---------------------------------------------
+note "local stack"
+STACK_STARTED=1
+if bash test/stack/stack.sh start; then
+	eval "$(bash test/stack/stack.sh env)"
+	note "stand-in tests (node --test)"
+	out=$(cd test/stack && npm test 2>&1) || true
+	echo "$out" | grep -E '^(not ok|# (tests|pass|fail|skipped))' || true
+	p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' <<<"$out" | tail -1)
+	f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' <<<"$out" | tail -1)
+	if [[ -z $p ]]; then p=0; f=1; echo "$out" | tail -50; fi
+	if ((f > 0)); then echo "$out" | grep -B2 -A30 '^not ok' | head -200; fi
+	record "stand-ins" "$p" "${f:-0}"
+else
+	bash test/stack/stack.sh logs 2>/dev/null | tail -50 || true
+	record "stack start" 0 1
+fi
+
+# --- TAP ------------------------------------------------------------------------
+tap=(t/*.pl)
+if [[ -e ${tap[0]} ]]; then
+	note "TAP tests (prove)"
+	if [[ $MODE == soak ]]; then export REDTRACK_SOAK=1; fi
+	mkdir -p "$BUILD/tap"
+	[[ $(id -u) -eq 0 ]] && chown -R "$TEST_USER" "$BUILD/tap"
+	out=$(as_user env PATH="$PATH" \
+		PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl:$ROOT/t/lib" \
+		PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+		TESTDIR="$BUILD/tap" REDTRACK_ROOT="$ROOT" REDTRACK_SOAK="${REDTRACK_SOAK:-}" \
+		prove --timer -v "${tap[@]}" 2>&1) || true
+	echo "$out" | grep -vE '^ok [0-9]+ ' || true
+	p=$(grep -cE '^ok [0-9]+' <<<"$out" || true)
+	f=$(grep -cE '^not ok [0-9]+' <<<"$out" || true)
+	if ! grep -q '^Result: PASS' <<<"$out"; then ((f == 0)) && f=1; fi
+	if ((f > 0)); then
+		echo "TAP logs: $BUILD/tap/tmp_check/log"
+	fi
+	record "TAP" "$p" "$f"
+fi
+
+note "summary"
+if ((${#failures[@]})); then printf 'failed: %s\n' "${failures[*]}"; fi
+echo "$passed passed, $failed failed"
+((failed == 0))
