@@ -28,6 +28,9 @@ REGRESS_OUTDIR ?= $(CURDIR)/build/regress
 # No LLVM bitcode: it would need clang on every machine and gains nothing here.
 override with_llvm = no
 
+# Rebuild objects when a header they include changes.
+override autodepend = yes
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

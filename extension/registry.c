@@ -163,8 +163,8 @@ column_is_indexed(Relation rel, AttrNumber attnum)
 }
 
 /* The primary key's column names, or NIL. */
-static List *
-primary_key_columns(Relation rel)
+List *
+redtrack_primary_key_columns(Relation rel)
 {
 	List	   *indexes = RelationGetIndexList(rel);
 	List	   *columns = NIL;
@@ -606,7 +606,7 @@ rrr_register(PG_FUNCTION_ARGS)
 					 errhint("Pass NULL to use the primary key.")));
 	}
 	else
-		keys = primary_key_columns(rel);
+		keys = redtrack_primary_key_columns(rel);
 
 	foreach(lc, keys)
 	{
@@ -831,6 +831,18 @@ replicable_from_tuple(HeapTuple tuple, TupleDesc desc)
 	r->target_table = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
 	d = SPI_getbinval(tuple, desc, 4, &isnull);
 	r->replication_field = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
+	if (r->replication_field)
+	{
+		AttrNumber	attnum = get_attnum(r->relid, r->replication_field);
+
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("replication field \"%s\" of %s no longer exists",
+							r->replication_field, r->source_name),
+					 errhint("Unregister the table and register it again.")));
+		r->field_type = getBaseType(get_atttype(r->relid, attnum));
+	}
 	r->track_deletes = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
 	d = SPI_getbinval(tuple, desc, 6, &isnull);
 	r->key_columns = isnull ? NIL : name_array_to_list(DatumGetArrayTypeP(d), "key_columns");

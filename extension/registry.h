@@ -10,6 +10,7 @@
 #define REDTRACK_REGISTRY_H
 
 #include "nodes/pg_list.h"
+#include "utils/relcache.h"
 
 typedef enum ReplicationStrategy
 {
@@ -25,6 +26,7 @@ typedef struct Replicable
 	ReplicationStrategy strategy;
 	char	   *target_table;	/* identifier syntax: "table" or "schema"."table" */
 	char	   *replication_field;	/* NULL for full */
+	Oid			field_type;		/* its base type, InvalidOid for full */
 	bool		track_deletes;
 	List	   *key_columns;	/* of char *, may be NIL for full/identity */
 	int64		every_usecs;	/* 0: every run of the worker */
@@ -38,6 +40,9 @@ extern const char *redtrack_strategy_name(ReplicationStrategy strategy);
 
 /* Reads a registration (must be in a transaction with SPI available). */
 extern Replicable *redtrack_load_replicable(Oid relid, bool missing_ok);
+
+/* The primary key's column names, or NIL. */
+extern List *redtrack_primary_key_columns(Relation rel);
 
 /* All registrations, in a deterministic order (registration time, oid). */
 extern List *redtrack_load_replicables(void);

@@ -15,6 +15,16 @@ JOIN pg_extension e ON e.oid = d.refobjid AND d.deptype = 'e'
 WHERE e.extname = 'redtrack' AND p.pronamespace = 'public'::regnamespace
 ORDER BY 1;
 
+-- None of them is open to PUBLIC; all are open to redtrack_admin.
+SELECT p.proname
+FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+JOIN pg_extension e ON e.oid = d.refobjid AND d.deptype = 'e'
+WHERE e.extname = 'redtrack' AND p.prorettype <> 'trigger'::regtype
+  AND p.prorettype <> 'event_trigger'::regtype
+  AND (has_function_privilege('public', p.oid, 'EXECUTE')
+       OR (p.pronamespace = 'public'::regnamespace
+           AND NOT has_function_privilege('redtrack_admin', p.oid, 'EXECUTE')));
+
 -- The admin role exists and cannot log in.
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = 'redtrack_admin';
 

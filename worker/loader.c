@@ -1,0 +1,722 @@
+/*-------------------------------------------------------------------------
+ *
+ * loader.c
+ *	  Exactly-once loads into Redshift (or a PostgreSQL warehouse).
+ *
+ * In one warehouse transaction:
+ *
+ *	 1. if redtrack_loads already has this replication, an earlier attempt
+ *		committed: nothing to do (exactly once);
+ *	 2. COPY the files into a temporary stage (LIKE the target);
+ *	 3. delete the tracked deletes (staged, joined, never an IN list);
+ *	 4. a replayed TRUNCATE or a full replication empties the target
+ *		(DELETE, never TRUNCATE, which would commit, nor DROP/RENAME, which
+ *		would lose grants and views);
+ *	 5. merge: timed deletes the staged keys and inserts the newest staged
+ *		row per key; identity inserts staged rows whose key is not there
+ *		yet; full inserts everything;
+ *	 6. insert the load marker;
+ *
+ * then COMMIT.  Deletes come before inserts so a key deleted and inserted
+ * again within one replication ends up present.
+ *
+ * Only SQL that Redshift accepts (REDSHIFT.md): no ON CONFLICT, no
+ * RETURNING, no COPY FROM STDIN on Redshift.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <zlib.h>
+
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "loader.h"
+#include "redact.h"
+#include "target.h"
+
+#define MAX_LOAD_ERRORS_SHOWN 5
+
+typedef struct Load
+{
+	Replicable *r;
+	Replication *rep;
+	S3Settings *s3;
+	RedshiftConn *conn;
+	bool		postgres_dialect;
+	char	   *target;			/* quoted, qualified */
+	char	   *stage;
+	char	   *deletes_stage;
+	char	   *column_list;	/* "a", "b", ... */
+} Load;
+
+static void
+exec(Load *load, const char *sql)
+{
+	pgstat_report_activity(STATE_RUNNING, redtrack_redact(psprintf("redtrack: %s", sql)));
+	(void) redshift_exec(load->conn, sql, 0, NULL, NULL);
+}
+
+static char *
+name_list(List *names, const char *qualifier)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		if (qualifier)
+			appendStringInfo(&buf, "%s.", qualifier);
+		appendStringInfoString(&buf, quote_identifier(lfirst(lc)));
+	}
+	return buf.data;
+}
+
+/* "t"."k1" = "s"."k1" AND ... */
+static char *
+key_join(List *keys, const char *left, const char *right)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, keys)
+	{
+		const char *k = quote_identifier(lfirst(lc));
+
+		if (buf.len > 0)
+			appendStringInfoString(&buf, " AND ");
+		appendStringInfo(&buf, "%s.%s = %s.%s", left, k, right, k);
+	}
+	return buf.data;
+}
+
+/* ----------------------------------------------------------------
+ * Bookkeeping table
+ * ----------------------------------------------------------------
+ */
+
+static char *
+loads_table(void)
+{
+	return psprintf("%s.redtrack_loads", quote_identifier(redtrack_loads_schema));
+}
+
+static void
+ensure_loads_table(Load *load)
+{
+	exec(load, psprintf("CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(redtrack_loads_schema)));
+	exec(load, psprintf("CREATE TABLE IF NOT EXISTS %s ("
+						"replication_id BIGINT NOT NULL, "
+						"source VARCHAR(1024) NOT NULL, "
+						"target VARCHAR(1024) NOT NULL, "
+						"strategy VARCHAR(16) NOT NULL, "
+						"window_first VARCHAR(64), "
+						"window_last VARCHAR(64), "
+						"rows_loaded BIGINT, "
+						"deletes_loaded BIGINT, "
+						"loaded_at TIMESTAMP NOT NULL)", loads_table()));
+}
+
+/* The rows an earlier committed attempt loaded, or -1 if none did. */
+static int64
+marker_rows(Load *load)
+{
+	const char *params[2];
+	RedshiftResult *res;
+	const char *rows;
+
+	params[0] = psprintf(INT64_FORMAT, load->rep->id);
+	params[1] = load->r->source_name;
+	res = redshift_exec(load->conn,
+						psprintf("SELECT rows_loaded FROM %s WHERE replication_id = $1 AND source = $2",
+								 loads_table()),
+						2, params, NULL);
+	if (res->nrows == 0)
+		return -1;
+	rows = redshift_value(res, 0, 0);
+	return rows ? pg_strtoint64(rows) : 0;
+}
+
+static void
+insert_marker(Load *load, int64 rows_loaded)
+{
+	const char *params[9];
+	char	   *now = DatumGetCString(DirectFunctionCall1(timestamptz_out,
+														  TimestampTzGetDatum(GetCurrentTimestamp())));
+
+	params[0] = psprintf(INT64_FORMAT, load->rep->id);
+	params[1] = load->r->source_name;
+	params[2] = load->r->target_table;
+	params[3] = redtrack_strategy_name(load->r->strategy);
+	params[4] = load->rep->window_first;
+	params[5] = load->rep->window_last;
+	params[6] = psprintf(INT64_FORMAT, rows_loaded);
+	params[7] = psprintf(INT64_FORMAT, load->rep->deletes);
+	/* the engine's session runs in UTC: strip the +00 for a TIMESTAMP */
+	now[strcspn(now, "+")] = '\0';
+	params[8] = now;
+	pgstat_report_activity(STATE_RUNNING, "redtrack: recording the load marker");
+	(void) redshift_exec(load->conn,
+						 psprintf("INSERT INTO %s (replication_id, source, target, strategy, "
+								  "window_first, window_last, rows_loaded, deletes_loaded, loaded_at) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", loads_table()),
+						 9, params, NULL);
+}
+
+/* ----------------------------------------------------------------
+ * COPY from S3 (Redshift)
+ * ----------------------------------------------------------------
+ */
+
+/* Credentials go into COPY's text: allow only what keys are made of. */
+static const char *
+copy_literal(const char *value, const char *setting)
+{
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\' || (unsigned char) *p < 0x20)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s contains a character that cannot be passed to COPY", setting),
+					 errhint("AWS keys, tokens and role ARNs never contain quotes, backslashes or control characters.")));
+	}
+	return value;
+}
+
+static char *
+copy_authorization(Load *load)
+{
+	if (redtrack_redshift_iam_role && redtrack_redshift_iam_role[0])
+		return psprintf("IAM_ROLE '%s'", copy_literal(redtrack_redshift_iam_role,
+													   "redtrack.redshift_iam_role"));
+	if (load->s3->session_token[0])
+		return psprintf("ACCESS_KEY_ID '%s' SECRET_ACCESS_KEY '%s' SESSION_TOKEN '%s'",
+						copy_literal(load->s3->access_key, "the AWS access key id"),
+						copy_literal(load->s3->secret_key, "the AWS secret access key"),
+						copy_literal(load->s3->session_token, "the AWS session token"));
+	return psprintf("ACCESS_KEY_ID '%s' SECRET_ACCESS_KEY '%s'",
+					copy_literal(load->s3->access_key, "the AWS access key id"),
+					copy_literal(load->s3->secret_key, "the AWS secret access key"));
+}
+
+/* Describe a failed COPY with the rows Redshift rejected. */
+static void
+report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
+{
+	RedshiftResult *res = NULL;
+	RedshiftError ignored;
+	StringInfoData detail;
+	char	   *prefix = psprintf("%s%s", redtrack_s3_url(load->s3, load->rep->s3_key), "%");
+	const char *columns =
+		"SELECT TRIM(filename), line_number, TRIM(colname), err_code, TRIM(err_reason), "
+		"TRIM(raw_field_value) FROM stl_load_errors ";
+
+	if (!error->connection_lost)
+	{
+		(void) redshift_exec(load->conn, "ROLLBACK", 0, NULL, &ignored);
+		res = redshift_exec(load->conn,
+							psprintf("%sWHERE query = pg_last_copy_id() ORDER BY line_number LIMIT %d",
+									 columns, MAX_LOAD_ERRORS_SHOWN),
+							0, NULL, &ignored);
+		if (res == NULL || res->nrows == 0)
+		{
+			const char *params[1] = {prefix};
+
+			res = redshift_exec(load->conn,
+								psprintf("%sWHERE TRIM(filename) LIKE $1 "
+										 "ORDER BY starttime DESC, line_number LIMIT %d",
+										 columns, MAX_LOAD_ERRORS_SHOWN),
+								1, params, &ignored);
+		}
+	}
+
+	initStringInfo(&detail);
+	for (int i = 0; res && i < res->nrows; i++)
+	{
+		const char *file = redshift_value(res, i, 0);
+		const char *base = file ? strrchr(file, '/') : NULL;
+		const char *raw = redshift_value(res, i, 5);
+		char	   *shown = raw ? pnstrdup(raw, pg_mbcliplen(raw, strlen(raw), 80)) : NULL;
+
+		appendStringInfo(&detail, "%s%s line %s, column %s: %s (error %s)%s%s%s",
+						 i > 0 ? "\n" : "",
+						 base ? base + 1 : (file ? file : "?"),
+						 redshift_value(res, i, 1) ? redshift_value(res, i, 1) : "?",
+						 redshift_value(res, i, 2) ? redshift_value(res, i, 2) : "?",
+						 redshift_value(res, i, 4) ? redshift_value(res, i, 4) : "?",
+						 redshift_value(res, i, 3) ? redshift_value(res, i, 3) : "?",
+						 shown ? ", value \"" : "", shown ? shown : "", shown ? "\"" : "");
+	}
+
+	ereport(ERROR,
+			(errcode(error->connection_lost ? ERRCODE_CONNECTION_FAILURE : ERRCODE_DATA_EXCEPTION),
+			 errmsg("COPY into %s failed: %s", load->target, error->message),
+			 detail.len > 0 ? errdetail("Rejected rows (stl_load_errors):\n%s", detail.data)
+			 : (error->detail ? errdetail("%s", error->detail) : 0),
+			 errhint("Fix the rows or the target's column definitions; redtrack.max_copy_errors "
+					 "lets COPY skip up to that many bad rows.")));
+}
+
+static int64
+copy_from_s3(Load *load, const char *stage, const char *columns, const char *manifest_key)
+{
+	char	   *url = redtrack_s3_url(load->s3, manifest_key);
+	RedshiftError error;
+	RedshiftResult *res;
+	char	   *sql;
+
+	for (const char *p = url; *p; p++)
+		if (*p == '\'' || *p == '\\')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("S3 location %s cannot be passed to COPY", url),
+					 errhint("Remove quotes and backslashes from redtrack.s3_bucket and redtrack.s3_prefix.")));
+
+	sql = psprintf("COPY %s (%s) FROM '%s' %s MANIFEST GZIP CSV QUOTE AS '\"' DELIMITER AS ',' "
+				   "NULL AS '\\0' TIMEFORMAT 'auto' DATEFORMAT 'auto' REGION '%s' MAXERROR %d "
+				   "COMPUPDATE OFF STATUPDATE OFF%s",
+				   stage, columns, url, copy_authorization(load),
+				   copy_literal(load->s3->region, "redtrack.s3_region"),
+				   redtrack_max_copy_errors,
+				   GetDatabaseEncoding() == PG_SQL_ASCII ? " ACCEPTINVCHARS" : "");
+	pgstat_report_activity(STATE_RUNNING, redtrack_redact(psprintf("redtrack: %s", sql)));
+	res = redshift_exec(load->conn, sql, 0, NULL, &error);
+	if (res == NULL)
+		report_copy_failure(load, &error, url);
+
+	/* The command tag is not reliable on Redshift: ask for the count. */
+	res = redshift_exec(load->conn, "SELECT pg_last_copy_count()", 0, NULL, NULL);
+	return redshift_value(res, 0, 0) ? pg_strtoint64(redshift_value(res, 0, 0)) : 0;
+}
+
+/* ----------------------------------------------------------------
+ * COPY FROM STDIN (PostgreSQL dialect), fed from the same S3 files
+ * ----------------------------------------------------------------
+ */
+
+typedef struct Inflater
+{
+	z_stream	z;
+	RedshiftConn *conn;
+	bool		failed;
+	char		out[64 * 1024];
+} Inflater;
+
+static bool
+collect_manifest(const char *data, size_t len, void *arg)
+{
+	appendBinaryStringInfo((StringInfo) arg, data, (int) len);
+	return true;
+}
+
+/* Decompress downloaded bytes straight into COPY (a curl callback). */
+static bool
+inflate_into_copy(const char *data, size_t len, void *arg)
+{
+	Inflater   *inf = arg;
+
+	inf->z.next_in = (Bytef *) data;
+	inf->z.avail_in = (uInt) len;
+	while (inf->z.avail_in > 0)
+	{
+		int			rc;
+		size_t		produced;
+
+		inf->z.next_out = (Bytef *) inf->out;
+		inf->z.avail_out = sizeof(inf->out);
+		rc = inflate(&inf->z, Z_NO_FLUSH);
+		produced = sizeof(inf->out) - inf->z.avail_out;
+		if (produced > 0 && !redshift_copy_send_quietly(inf->conn, inf->out, produced))
+		{
+			inf->failed = true;
+			return false;
+		}
+		if (rc == Z_STREAM_END)
+		{
+			/* Concatenated gzip members are still one file. */
+			if (inflateReset(&inf->z) != Z_OK)
+				return false;
+		}
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+		{
+			inf->failed = true;
+			return false;
+		}
+		else if (rc == Z_BUF_ERROR && produced == 0)
+			break;
+	}
+	return true;
+}
+
+/* The object keys a manifest lists. */
+static pg_noinline List *
+manifest_keys(Load *load, S3Client *client, const char *manifest_key)
+{
+	StringInfoData json;
+	S3Error		err;
+	List	   *keys = NIL;
+	char	   *bucket_prefix = psprintf("s3://%s/", load->s3->bucket);
+	char	   *p;
+
+	initStringInfo(&json);
+	if (!s3_get_object(client, manifest_key, collect_manifest, &json, &err))
+		redtrack_s3_report(&err);
+	/* Our own manifests: "url": "s3://bucket/key" with plain keys. */
+	p = json.data;
+	while ((p = strstr(p, "\"url\": \"")) != NULL)
+	{
+		char	   *start = p + strlen("\"url\": \"");
+		char	   *end = strchr(start, '"');
+
+		if (end == NULL)
+			break;
+		if (strncmp(start, bucket_prefix, strlen(bucket_prefix)) == 0)
+			keys = lappend(keys, pnstrdup(start + strlen(bucket_prefix),
+										  end - start - strlen(bucket_prefix)));
+		p = end;
+	}
+	return keys;
+}
+
+static void
+send_files(S3Client *client, List *keys, Inflater *inf)
+{
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		S3Error		err;
+
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("redtrack: loading %s", (char *) lfirst(lc)));
+		(void) inflateReset(&inf->z);
+		if (!s3_get_object(client, lfirst(lc), inflate_into_copy, inf, &err))
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (inf->failed)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("could not decompress or send %s", (char *) lfirst(lc))));
+			redtrack_s3_report(&err);
+		}
+	}
+}
+
+static int64
+copy_from_stdin(Load *load, const char *stage, const char *columns, const char *manifest_key)
+{
+	S3Client   *client = redtrack_s3_open(load->s3);
+	List	   *keys = manifest_keys(load, client, manifest_key);
+	Inflater   *inf = palloc0(sizeof(Inflater));
+	RedshiftResult *res;
+	RedshiftError error;
+
+	if (inflateInit2(&inf->z, 15 + 32) != Z_OK)
+		elog(ERROR, "could not initialize zlib");
+	inf->conn = load->conn;
+
+	redshift_copy_begin(load->conn, psprintf("COPY %s (%s) FROM STDIN WITH (FORMAT csv)",
+											 stage, columns));
+	PG_TRY();
+	{
+		send_files(client, keys, inf);
+	}
+	PG_CATCH();
+	{
+		inflateEnd(&inf->z);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inflateEnd(&inf->z);
+
+	res = redshift_copy_end(load->conn, &error);
+	if (res == NULL)
+		report_copy_failure(load, &error, manifest_key);
+	return res->command_tuples[0] ? pg_strtoint64(res->command_tuples) : 0;
+}
+
+static int64
+copy_manifest(Load *load, const char *stage, const char *columns, const char *manifest_key)
+{
+	if (load->postgres_dialect)
+		return copy_from_stdin(load, stage, columns, manifest_key);
+	return copy_from_s3(load, stage, columns, manifest_key);
+}
+
+/* ----------------------------------------------------------------
+ * The load
+ * ----------------------------------------------------------------
+ */
+
+/* Newest staged row per key (duplicate keys, or a key listed twice). */
+static char *
+deduplicated_stage(Load *load)
+{
+	Replication *rep = load->rep;
+	char	   *order;
+
+	if (rep->target_keys == NIL)
+		return load->stage;
+	order = rep->target_order
+		? psprintf("%s DESC", quote_identifier(rep->target_order))
+		: name_list(rep->target_keys, NULL);
+	return psprintf("(SELECT *, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY %s) AS redtrack_rn "
+					"FROM %s) AS s WHERE redtrack_rn = 1",
+					name_list(rep->target_keys, NULL), order, load->stage);
+}
+
+static void
+merge_stage(Load *load)
+{
+	Replication *rep = load->rep;
+	char	   *source = deduplicated_stage(load);
+	bool		deduplicated = (rep->target_keys != NIL);
+
+	switch (load->r->strategy)
+	{
+		case STRATEGY_TIMED:
+			exec(load, psprintf("DELETE FROM %s USING %s WHERE %s", load->target, load->stage,
+								key_join(rep->target_keys, load->target, load->stage)));
+			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", load->target,
+								load->column_list, load->column_list, source,
+								deduplicated ? "" : " AS s"));
+			break;
+		case STRATEGY_IDENTITY:
+			/* An anti-join: a retry or a repeated row never duplicates. */
+			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s %s NOT EXISTS "
+								"(SELECT 1 FROM %s AS t WHERE %s)",
+								load->target, load->column_list, load->column_list, source,
+								deduplicated ? "" : " AS s", deduplicated ? "AND" : "WHERE",
+								load->target, key_join(rep->target_keys, "t", "s")));
+			break;
+		case STRATEGY_FULL:
+			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", load->target,
+								load->column_list, load->column_list, source,
+								deduplicated ? "" : " AS s"));
+			break;
+	}
+}
+
+int64
+load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn,
+				 const char *create_ddl)
+{
+	Load		load;
+	TargetTable *target;
+	int64		rows_loaded = 0;
+	int64		earlier;
+
+	memset(&load, 0, sizeof(load));
+	load.r = r;
+	load.rep = rep;
+	load.s3 = s3;
+	load.postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	if (*conn == NULL)
+		*conn = redshift_connect();
+	load.conn = *conn;
+	load.stage = psprintf("redtrack_stage_" INT64_FORMAT, rep->id);
+	load.deletes_stage = psprintf("redtrack_deletes_" INT64_FORMAT, rep->id);
+	load.column_list = name_list(rep->target_columns, NULL);
+
+	if (rep->target_columns == NIL && rep->rows > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("replication " INT64_FORMAT " has rows but no recorded columns", rep->id)));
+
+	/* Before the transaction: DDL that must exist whatever happens. */
+	ensure_loads_table(&load);
+	target = target_describe(load.conn, r);
+	if (!target->exists)
+	{
+		target_create(load.conn, r, target, create_ddl);
+		target = target_describe(load.conn, r);
+	}
+	load.target = target->qualified;
+
+	exec(&load, "BEGIN");
+	earlier = marker_rows(&load);
+	if (earlier >= 0)
+	{
+		/* Committed by an earlier attempt whose outcome we never heard. */
+		exec(&load, "ROLLBACK");
+		ereport(LOG,
+				(errmsg("redtrack: replication " INT64_FORMAT " of %s was already loaded; not loading it again",
+						rep->id, r->source_name)));
+		return earlier;
+	}
+
+	if (rep->rows > 0)
+	{
+		exec(&load, psprintf("CREATE TEMP TABLE %s (LIKE %s)", load.stage, load.target));
+		rows_loaded = copy_manifest(&load, load.stage, load.column_list,
+									psprintf("%smanifest.json", rep->s3_key));
+	}
+	if (rep->deletes > 0 && !rep->carries_truncate && r->strategy != STRATEGY_FULL)
+	{
+		char	   *keys = name_list(rep->target_keys, NULL);
+
+		exec(&load, psprintf("CREATE TEMP TABLE %s AS SELECT %s FROM %s WHERE 1 = 0",
+							 load.deletes_stage, keys, load.target));
+		(void) copy_manifest(&load, load.deletes_stage, keys,
+							 psprintf("%sdeletes.manifest.json", rep->s3_key));
+		exec(&load, psprintf("DELETE FROM %s USING %s WHERE %s", load.target, load.deletes_stage,
+							 key_join(rep->target_keys, load.target, load.deletes_stage)));
+		exec(&load, psprintf("DROP TABLE %s", load.deletes_stage));
+	}
+	if (rep->carries_truncate || r->strategy == STRATEGY_FULL)
+		exec(&load, psprintf("DELETE FROM %s", load.target));
+	if (rep->rows > 0)
+	{
+		merge_stage(&load);
+		exec(&load, psprintf("DROP TABLE %s", load.stage));
+	}
+	insert_marker(&load, rows_loaded);
+	exec(&load, "COMMIT");
+	return rows_loaded;
+}
+
+/* ----------------------------------------------------------------
+ * Maintenance
+ * ----------------------------------------------------------------
+ */
+
+/* VACUUM's forms, and what may follow them (REDSHIFT.md). */
+static char *
+vacuum_options(const char *options, bool *automatic)
+{
+	char	   *copy = pstrdup(options);
+	char	   *words[8];
+	int			n = 0;
+	StringInfoData out;
+	int			i = 0;
+
+	*automatic = false;
+	for (char *tok = strtok(copy, " \t\n"); tok; tok = strtok(NULL, " \t\n"))
+	{
+		if (n == lengthof(words))
+			goto invalid;
+		for (char *p = tok; *p; p++)
+			*p = pg_ascii_toupper((unsigned char) *p);
+		words[n++] = tok;
+	}
+	initStringInfo(&out);
+	if (n == 1 && strcmp(words[0], "AUTO") == 0)
+	{
+		*automatic = true;
+		return NULL;
+	}
+	if (n == 0)
+		goto invalid;
+	if (strcmp(words[0], "FULL") == 0 || strcmp(words[0], "REINDEX") == 0)
+		appendStringInfoString(&out, words[i++]);
+	else if (n >= 2 && (strcmp(words[0], "SORT") == 0 || strcmp(words[0], "DELETE") == 0) &&
+			 strcmp(words[1], "ONLY") == 0)
+	{
+		appendStringInfo(&out, "%s ONLY", words[0]);
+		i = 2;
+	}
+	else
+		goto invalid;
+	appendStringInfoString(&out, " %s");
+	if (i < n && strcmp(words[i], "TO") == 0)
+	{
+		int			percent;
+		char	   *end;
+
+		if (i + 2 >= n || strcmp(words[i + 2], "PERCENT") != 0)
+			goto invalid;
+		percent = (int) strtol(words[i + 1], &end, 10);
+		if (*end != '\0' || percent < 0 || percent > 100)
+			goto invalid;
+		appendStringInfo(&out, " TO %d PERCENT", percent);
+		i += 3;
+	}
+	if (i < n && strcmp(words[i], "BOOST") == 0)
+	{
+		appendStringInfoString(&out, " BOOST");
+		i++;
+	}
+	if (i != n)
+		goto invalid;
+	return out.data;
+
+invalid:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid VACUUM options \"%s\"", options),
+			 errhint("Use 'auto', 'FULL', 'SORT ONLY', 'DELETE ONLY' or 'REINDEX', optionally "
+					 "followed by 'TO n PERCENT' and 'BOOST'.")));
+	pg_unreachable();
+}
+
+char *
+load_vacuum(Replicable *r, const char *options)
+{
+	RedshiftConn *conn = redshift_connect();
+	TargetTable *target = target_describe(conn, r);
+	bool		automatic;
+	char	   *form = vacuum_options(options, &automatic);
+	char	   *sql;
+
+	if (!target->exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s does not exist", r->target_table),
+				 errhint("It is created by the first replication, or by rrr_create_target().")));
+
+	if (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES)
+		sql = psprintf("VACUUM %s%s", automatic || strncmp(form, "FULL", 4) == 0 ? "FULL " : "",
+					   target->qualified);
+	else
+	{
+		if (automatic)
+		{
+			/* pg_table_def only shows schemas on the search path. */
+			const char *params[2] = {target->schema, target->name};
+			RedshiftResult *res;
+			const char *sortkey;
+
+			redshift_exec(conn, psprintf("SET search_path TO %s, public",
+										 quote_identifier(target->schema)), 0, NULL, NULL);
+			res = redshift_exec(conn, "SELECT min(sortkey) FROM pg_table_def "
+								"WHERE schemaname = $1 AND tablename = $2", 2, params, NULL);
+			sortkey = redshift_value(res, 0, 0);
+			/* Interleaved sort keys have negative positions: REINDEX them. */
+			form = (sortkey && atoi(sortkey) < 0) ? "REINDEX %s" : "FULL %s";
+		}
+		sql = psprintf("VACUUM %s", psprintf(form, target->qualified));
+	}
+	pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: %s", sql));
+	redshift_exec(conn, sql, 0, NULL, NULL);
+	redshift_disconnect(conn);
+	return sql;
+}
+
+char *
+load_analyze(Replicable *r)
+{
+	RedshiftConn *conn = redshift_connect();
+	TargetTable *target = target_describe(conn, r);
+	char	   *sql;
+
+	if (!target->exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s does not exist", r->target_table),
+				 errhint("It is created by the first replication, or by rrr_create_target().")));
+	sql = psprintf("ANALYZE %s", target->qualified);
+	pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: %s", sql));
+	redshift_exec(conn, sql, 0, NULL, NULL);
+	redshift_disconnect(conn);
+	return sql;
+}

@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * loader.h
+ *	  The warehouse half of a replication: one transaction that stages the
+ *	  exported files, applies deletes, merges by strategy and records a
+ *	  load marker.  It knows SQL and the replication's stored layout; it
+ *	  knows nothing of libcurl or of the source tables' catalogs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef REDTRACK_LOADER_H
+#define REDTRACK_LOADER_H
+
+#include "redshift.h"
+#include "registry.h"
+#include "s3.h"
+#include "state.h"
+
+/*
+ * Load an uploaded replication.  Returns the rows COPY loaded, or, when
+ * the load marker shows an earlier attempt committed, the rows it
+ * recorded.  create_ddl creates the target when it does not exist yet
+ * (computed beforehand: the loader runs outside any local transaction and
+ * cannot read the catalogs).  Errors leave the warehouse unchanged (the transaction rolls
+ * back) and describe COPY failures with stl_load_errors.
+ */
+extern int64 load_replication(Replicable *r, Replication *rep, S3Settings *s3,
+							  RedshiftConn **conn, const char *create_ddl);
+
+/* VACUUM / ANALYZE of a registration's target. */
+extern char *load_vacuum(Replicable *r, const char *options);
+extern char *load_analyze(Replicable *r);
+
+#endif							/* REDTRACK_LOADER_H */

@@ -1,0 +1,444 @@
+/*-------------------------------------------------------------------------
+ *
+ * state.c
+ *	  Reading and writing redtrack.replications.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "spi_util.h"
+#include "state.h"
+
+#define REPLICATION_COLUMNS \
+	"id, source::pg_catalog.oid, target, strategy, state, failed_phase, window_first, " \
+	"window_last, next_first, horizon, snapshot_at, carries_truncate, rows, deletes, bytes, " \
+	"raw_bytes, files, truncated_values, clamped_values, s3_key, retries, error, " \
+	"extract(epoch FROM export_duration)::float8, extract(epoch FROM upload_duration)::float8, " \
+	"extract(epoch FROM import_duration)::float8, " \
+	"pg_catalog.array_to_json(target_columns)::text, " \
+	"pg_catalog.array_to_json(target_keys)::text, target_order"
+
+static const char *const phases[] = {
+	"exporting", "exported", "uploading", "uploaded", "importing", "imported", NULL
+};
+
+static int
+phase_rank(const char *phase)
+{
+	for (int i = 0; phases[i]; i++)
+		if (strcmp(phases[i], phase) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+replication_phase(Replication *rep)
+{
+	if (strcmp(rep->state, "failed") == 0 && rep->failed_phase)
+		return rep->failed_phase;
+	return rep->state;
+}
+
+bool
+replication_is_finished(Replication *rep)
+{
+	return strcmp(rep->state, "imported") == 0 || strcmp(rep->state, "canceled") == 0;
+}
+
+/* Stopped before its files and manifest were all in S3. */
+bool
+replication_needs_export(Replication *rep)
+{
+	return phase_rank(replication_phase(rep)) < phase_rank("uploaded");
+}
+
+/* A JSON array of strings (array_to_json of text[]) as a List. */
+static List *
+text_array_to_list(MemoryContext cxt, const char *json)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	List	   *result = NIL;
+
+	if (json != NULL)
+	{
+		Datum		array = DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+		Jsonb	   *jb = DatumGetJsonbP(array);
+		JsonbIterator *it = JsonbIteratorInit(&jb->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_ELEM && v.type == jbvString)
+				result = lappend(result, pnstrdup(v.val.string.val, v.val.string.len));
+		}
+	}
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+static Datum
+list_to_text_array(List *names)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, names)
+		elems[i++] = CStringGetTextDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Replication *
+replication_from_row(MemoryContext cxt, uint64 row)
+{
+	Replication *rep = MemoryContextAllocZero(cxt, sizeof(Replication));
+	bool		isnull;
+
+	rep->id = spi_get_int8(row, 1, NULL);
+	rep->relid = (Oid) spi_get_int8(row, 2, NULL);
+	rep->target = spi_get_text(cxt, row, 3);
+	rep->strategy = spi_get_text(cxt, row, 4);
+	rep->state = spi_get_text(cxt, row, 5);
+	rep->failed_phase = spi_get_text(cxt, row, 6);
+	rep->window_first = spi_get_text(cxt, row, 7);
+	rep->window_last = spi_get_text(cxt, row, 8);
+	rep->next_first = spi_get_text(cxt, row, 9);
+	rep->horizon = spi_get_timestamptz(row, 10);
+	rep->snapshot_at = spi_get_timestamptz(row, 11);
+	rep->carries_truncate = spi_get_bool(row, 12);
+	rep->rows = spi_get_int8(row, 13, &isnull);
+	rep->deletes = spi_get_int8(row, 14, &isnull);
+	rep->bytes = spi_get_int8(row, 15, &isnull);
+	rep->raw_bytes = spi_get_int8(row, 16, &isnull);
+	rep->files = (int) spi_get_int8(row, 17, &isnull);
+	rep->truncated_values = spi_get_int8(row, 18, &isnull);
+	rep->clamped_values = spi_get_int8(row, 19, &isnull);
+	rep->s3_key = spi_get_text(cxt, row, 20);
+	rep->retries = (int) spi_get_int8(row, 21, &isnull);
+	rep->error = spi_get_text(cxt, row, 22);
+	rep->export_seconds = spi_get_float8(row, 23);
+	rep->upload_seconds = spi_get_float8(row, 24);
+	rep->import_seconds = spi_get_float8(row, 25);
+	rep->target_columns = text_array_to_list(cxt, spi_get_text(cxt, row, 26));
+	rep->target_keys = text_array_to_list(cxt, spi_get_text(cxt, row, 27));
+	rep->target_order = spi_get_text(cxt, row, 28);
+	return rep;
+}
+
+static Replication *
+fetch_one(const char *sql, SpiArgs *args)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Replication *rep = NULL;
+
+	SPI_connect();
+	if (spi_run(sql, args, true) > 0)
+		rep = replication_from_row(caller, 0);
+	SPI_finish();
+	return rep;
+}
+
+Replication *
+state_latest(Oid relid)
+{
+	SpiArgs		args = {0};
+
+	spi_arg_oid(&args, relid);
+	return fetch_one("SELECT " REPLICATION_COLUMNS " FROM redtrack.replications "
+					 "WHERE source = $1::pg_catalog.regclass ORDER BY id DESC LIMIT 1", &args);
+}
+
+Replication *
+state_get(int64 id)
+{
+	SpiArgs		args = {0};
+
+	spi_arg_int8(&args, id);
+	return fetch_one("SELECT " REPLICATION_COLUMNS " FROM redtrack.replications WHERE id = $1",
+					 &args);
+}
+
+char *
+state_watermark(Replicable *r)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	SpiArgs		args = {0};
+	char	   *watermark = NULL;
+
+	spi_arg_oid(&args, r->relid);
+	spi_arg_int8(&args, r->watermark_epoch);
+	SPI_connect();
+	if (spi_run("SELECT next_first FROM redtrack.replications "
+				"WHERE source = $1::pg_catalog.regclass AND id > $2 AND state = 'imported' "
+				"ORDER BY id DESC LIMIT 1", &args, true) > 0)
+		watermark = spi_get_text(caller, 0, 1);
+	SPI_finish();
+	return watermark;
+}
+
+Replication *
+state_create(Replicable *r, const char *window_first)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	SpiArgs		args = {0};
+	Replication *rep;
+
+	spi_arg_oid(&args, r->relid);
+	spi_arg_text(&args, r->target_table);
+	spi_arg_text(&args, redtrack_strategy_name(r->strategy));
+	spi_arg_text(&args, window_first);
+	SPI_connect();
+	spi_run("INSERT INTO redtrack.replications (source, target, strategy, state, window_first) "
+			"VALUES ($1::pg_catalog.regclass, $2, $3, 'exporting', $4) "
+			"RETURNING " REPLICATION_COLUMNS, &args, false);
+	rep = replication_from_row(caller, 0);
+	SPI_finish();
+	return rep;
+}
+
+static void
+run_update(const char *sql, SpiArgs *args)
+{
+	SPI_connect();
+	spi_run(sql, args, false);
+	SPI_finish();
+}
+
+void
+state_resume(Replication *rep, const char *state)
+{
+	SpiArgs		args = {0};
+
+	rep->retries++;
+	rep->state = pstrdup(state);
+	rep->error = NULL;
+	spi_arg_int8(&args, rep->id);
+	spi_arg_text(&args, state);
+	run_update("UPDATE redtrack.replications SET state = $2, failed_phase = NULL, error = NULL, "
+			   "retries = retries + 1, updated_at = pg_catalog.now() WHERE id = $1", &args);
+}
+
+void
+state_set(Replication *rep, const char *state)
+{
+	SpiArgs		args = {0};
+
+	rep->state = pstrdup(state);
+	spi_arg_int8(&args, rep->id);
+	spi_arg_text(&args, state);
+	run_update("UPDATE redtrack.replications SET state = $2, failed_phase = NULL, "
+			   "updated_at = pg_catalog.now() WHERE id = $1", &args);
+}
+
+void
+state_record_export(Replication *rep)
+{
+	SpiArgs		args = {0};
+
+	rep->state = "exported";
+	spi_arg_int8(&args, rep->id);
+	spi_arg_text(&args, rep->window_first);
+	spi_arg_text(&args, rep->window_last);
+	spi_arg_text(&args, rep->next_first);
+	spi_arg_timestamptz(&args, rep->horizon);
+	spi_arg_timestamptz(&args, rep->snapshot_at);
+	spi_arg_bool(&args, rep->carries_truncate);
+	spi_arg_int8(&args, rep->rows);
+	spi_arg_int8(&args, rep->deletes);
+	spi_arg_int8(&args, rep->bytes);
+	spi_arg_int8(&args, rep->raw_bytes);
+	spi_arg_int4(&args, rep->files);
+	spi_arg_int8(&args, rep->truncated_values);
+	spi_arg_int8(&args, rep->clamped_values);
+	spi_arg_text(&args, rep->s3_key);
+	spi_arg_float8(&args, rep->export_seconds);
+	args.types[args.n] = TEXTARRAYOID;
+	args.values[args.n] = list_to_text_array(rep->target_columns);
+	args.nulls[args.n++] = rep->target_columns ? ' ' : 'n';
+	args.types[args.n] = TEXTARRAYOID;
+	args.values[args.n] = list_to_text_array(rep->target_keys);
+	args.nulls[args.n++] = rep->target_keys ? ' ' : 'n';
+	spi_arg_text(&args, rep->target_order);
+	run_update("UPDATE redtrack.replications SET state = 'exported', failed_phase = NULL, "
+			   "window_first = $2, window_last = $3, next_first = $4, horizon = $5, "
+			   "snapshot_at = $6, carries_truncate = $7, rows = $8, deletes = $9, bytes = $10, "
+			   "raw_bytes = $11, files = $12, truncated_values = $13, clamped_values = $14, "
+			   "s3_key = $15, export_duration = pg_catalog.make_interval(secs => $16), "
+			   "target_columns = $17, target_keys = $18, target_order = $19, "
+			   "exported_at = pg_catalog.now(), updated_at = pg_catalog.now() WHERE id = $1",
+			   &args);
+}
+
+void
+state_record_upload(Replication *rep)
+{
+	SpiArgs		args = {0};
+
+	rep->state = "uploaded";
+	spi_arg_int8(&args, rep->id);
+	spi_arg_float8(&args, rep->upload_seconds);
+	run_update("UPDATE redtrack.replications SET state = 'uploaded', failed_phase = NULL, "
+			   "upload_duration = pg_catalog.make_interval(secs => $2), "
+			   "uploaded_at = pg_catalog.now(), updated_at = pg_catalog.now() WHERE id = $1",
+			   &args);
+}
+
+void
+state_record_failure(int64 id, const char *phase, const char *error)
+{
+	SpiArgs		args = {0};
+
+	spi_arg_int8(&args, id);
+	spi_arg_text(&args, phase);
+	spi_arg_text(&args, error);
+	run_update("UPDATE redtrack.replications SET state = 'failed', failed_phase = $2, error = $3, "
+			   "updated_at = pg_catalog.now() WHERE id = $1", &args);
+}
+
+/*
+ * Give up on a replication.  The delete records it carried go back to the
+ * pool, so the next replication sends them.
+ */
+void
+state_cancel(Replication *rep, const char *reason)
+{
+	SpiArgs		args = {0};
+
+	rep->state = "canceled";
+	spi_arg_int8(&args, rep->id);
+	spi_arg_text(&args, reason);
+	SPI_connect();
+	spi_run("UPDATE redtrack.replications SET state = 'canceled', failed_phase = NULL, "
+			"error = $2, updated_at = pg_catalog.now() WHERE id = $1", &args, false);
+	args.n = 1;
+	spi_run("UPDATE redtrack.deleted_records SET replication_id = NULL WHERE replication_id = $1",
+			&args, false);
+	SPI_finish();
+}
+
+void
+state_mark_imported(Replication *rep, Replicable *r, int64 rows_loaded)
+{
+	SpiArgs		args = {0};
+
+	rep->state = "imported";
+	spi_arg_int8(&args, rep->id);
+	spi_arg_float8(&args, rep->import_seconds);
+	SPI_connect();
+	spi_run("UPDATE redtrack.replications SET state = 'imported', failed_phase = NULL, "
+			"error = NULL, import_duration = pg_catalog.make_interval(secs => $2), "
+			"imported_at = pg_catalog.now(), updated_at = pg_catalog.now() WHERE id = $1",
+			&args, false);
+	args.n = 1;
+	/* Exactly the delete records this replication carried. */
+	spi_run("DELETE FROM redtrack.deleted_records WHERE replication_id = $1", &args, false);
+
+	/*
+	 * After a TRUNCATE was replayed, earlier replications say nothing about
+	 * the table's contents: the watermark history starts again here.
+	 */
+	if (rep->carries_truncate)
+	{
+		SpiArgs		epoch = {0};
+
+		spi_arg_oid(&epoch, r->relid);
+		spi_arg_int8(&epoch, rep->id - 1);
+		spi_run("UPDATE redtrack.replicables SET watermark_epoch = greatest(watermark_epoch, $2) "
+				"WHERE source = $1::pg_catalog.regclass", &epoch, false);
+	}
+	SPI_finish();
+	(void) rows_loaded;
+}
+
+void
+state_cap_history(Oid relid, int cap)
+{
+	SpiArgs		args = {0};
+
+	if (cap <= 0)
+		return;
+	spi_arg_oid(&args, relid);
+	spi_arg_int4(&args, cap);
+	/*
+	 * Finished replications beyond the newest cap go, except the latest
+	 * imported one, which holds the watermark.
+	 */
+	run_update("DELETE FROM redtrack.replications AS r "
+			   "WHERE r.source = $1::pg_catalog.regclass "
+			   "  AND r.state IN ('imported', 'canceled') "
+			   "  AND r.id < (SELECT pg_catalog.min(id) FROM (SELECT id FROM redtrack.replications "
+			   "              WHERE source = $1::pg_catalog.regclass ORDER BY id DESC LIMIT $2) AS newest) "
+			   "  AND r.id <> COALESCE((SELECT pg_catalog.max(id) FROM redtrack.replications "
+			   "              WHERE source = $1::pg_catalog.regclass AND state = 'imported'), 0)",
+			   &args);
+}
+
+void
+state_notify(Replication *rep, const char *source_name)
+{
+	StringInfoData payload;
+	char		error[201];
+
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"table\": ");
+	escape_json(&payload, source_name);
+	appendStringInfo(&payload, ", \"replication_id\": " INT64_FORMAT ", \"state\": ", rep->id);
+	escape_json(&payload, rep->state);
+	appendStringInfo(&payload, ", \"rows\": " INT64_FORMAT ", \"deletes\": " INT64_FORMAT
+					 ", \"error\": ", rep->rows, rep->deletes);
+	if (rep->error)
+	{
+		/* A summary: the first line, at most 200 bytes (already redacted). */
+		size_t		n = strcspn(rep->error, "\n");
+
+		if (n > 200)
+			n = pg_mbcliplen(rep->error, (int) n, 200);
+		memcpy(error, rep->error, n);
+		error[n] = '\0';
+		escape_json(&payload, error);
+	}
+	else
+		appendStringInfoString(&payload, "null");
+	appendStringInfoChar(&payload, '}');
+	Async_Notify("redtrack", payload.data);
+}
+
+/*
+ * S3 keys allow anything, but a target name is pasted into COPY and JSON:
+ * keep [A-Za-z0-9.-] and write every other byte as _xx, which is
+ * unambiguous (an underscore is _5f).
+ */
+char *
+state_s3_key(const char *s3_prefix, const char *target, int64 id)
+{
+	StringInfoData key;
+
+	initStringInfo(&key);
+	if (s3_prefix && s3_prefix[0])
+	{
+		appendStringInfoString(&key, s3_prefix);
+		appendStringInfoChar(&key, '/');
+	}
+	for (const unsigned char *p = (const unsigned char *) target; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '.' || *p == '-')
+			appendStringInfoChar(&key, (char) *p);
+		else if (*p != '"')
+			appendStringInfo(&key, "_%02x", *p);
+	}
+	appendStringInfo(&key, "/" INT64_FORMAT "/", id);
+	return key.data;
+}

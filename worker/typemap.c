@@ -1,0 +1,706 @@
+/*-------------------------------------------------------------------------
+ *
+ * typemap.c
+ *	  Column types on the warehouse, and CSV encoding of values.
+ *
+ * Redshift mapping (REDSHIFT.md): integers, DECIMAL(p<=38, s<=37), REAL,
+ * DOUBLE PRECISION, BOOLEAN, DATE, TIME[TZ], TIMESTAMP[TZ] map directly;
+ * strings become VARCHAR sized in bytes (a UTF-8 character takes up to 4);
+ * uuid CHAR(36); json, arrays and anything else VARCHAR(65535); bytea
+ * VARBYTE written as hex; interval BIGINT microseconds; money DECIMAL.
+ * Unconstrained numeric has no Redshift equivalent and becomes
+ * DECIMAL(38,10): 28 digits before the point, 10 after.
+ *
+ * Values Redshift cannot represent are never allowed to fail a load:
+ * strings longer than the target are cut on a character boundary, dates
+ * outside years 1..9999 (including infinity) are clamped, and NaN or
+ * infinite decimals become NULL; each is counted and reported.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/cash.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "csv.h"
+#include "typemap.h"
+
+#define REDSHIFT_MAX_VARCHAR 65535
+#define REDSHIFT_MAX_CHAR 4096
+#define REDSHIFT_MAX_VARBYTE 1024000
+#define UNCONSTRAINED_NUMERIC "DECIMAL(38,10)"
+
+/* Years Redshift's default date parsing surely reads. */
+#define CLAMP_MIN_DATE "0001-01-01"
+#define CLAMP_MAX_DATE "9999-12-31"
+#define CLAMP_MIN_TIMESTAMP "0001-01-01 00:00:00"
+#define CLAMP_MAX_TIMESTAMP "9999-12-31 23:59:59.999999"
+
+static bool
+server_is_utf8(void)
+{
+	return GetDatabaseEncoding() == PG_UTF8;
+}
+
+/* Bytes per character of the database encoding, at most. */
+static int
+max_char_bytes(void)
+{
+	return pg_database_encoding_max_length() > 1 ? 4 : 1;
+}
+
+/* ----------------------------------------------------------------
+ * Type mapping
+ * ----------------------------------------------------------------
+ */
+
+static char *
+varchar_type(int bytes, int *max_length)
+{
+	if (bytes <= 0 || bytes > REDSHIFT_MAX_VARCHAR)
+		bytes = REDSHIFT_MAX_VARCHAR;
+	*max_length = bytes;
+	return psprintf("VARCHAR(%d)", bytes);
+}
+
+static char *
+redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length)
+{
+	*max_length = 0;
+	switch (typid)
+	{
+		case INT2OID:
+			*encoding = ENC_INTEGER;
+			return "SMALLINT";
+		case INT4OID:
+			*encoding = ENC_INTEGER;
+			return "INTEGER";
+		case INT8OID:
+		case OIDOID:
+			*encoding = ENC_INTEGER;
+			return "BIGINT";
+		case BOOLOID:
+			*encoding = ENC_BOOL;
+			return "BOOLEAN";
+		case FLOAT4OID:
+			*encoding = ENC_FLOAT;
+			return "REAL";
+		case FLOAT8OID:
+			*encoding = ENC_FLOAT;
+			return "DOUBLE PRECISION";
+		case NUMERICOID:
+			*encoding = ENC_NUMERIC;
+			if (typmod >= (int32) VARHDRSZ)
+			{
+				int			precision = ((typmod - VARHDRSZ) >> 16) & 0xffff;
+				int			scale = (typmod - VARHDRSZ) & 0x7ff;
+
+				if (scale > 0x3ff)	/* negative scales (PG 15) */
+					scale = 0;
+				if (precision > 38)
+					precision = 38;
+				if (scale > 37)
+					scale = 37;
+				if (scale > precision)
+					scale = precision;
+				return psprintf("DECIMAL(%d,%d)", precision, scale);
+			}
+			return UNCONSTRAINED_NUMERIC;
+		case CASHOID:
+			*encoding = ENC_MONEY_NUMERIC;
+			return "DECIMAL(19,2)";
+		case DATEOID:
+			*encoding = ENC_DATE;
+			return "DATE";
+		case TIMESTAMPOID:
+			*encoding = ENC_TIMESTAMP;
+			return "TIMESTAMP";
+		case TIMESTAMPTZOID:
+			*encoding = ENC_TIMESTAMPTZ;
+			return "TIMESTAMPTZ";
+		case TIMEOID:
+			*encoding = ENC_GENERIC;
+			return "TIME";
+		case TIMETZOID:
+			*encoding = ENC_GENERIC;
+			return "TIMETZ";
+		case INTERVALOID:
+			*encoding = ENC_INTERVAL_MICROS;
+			return "BIGINT";
+		case BYTEAOID:
+			*encoding = ENC_BYTEA_HEX;
+			*max_length = REDSHIFT_MAX_VARBYTE;
+			return psprintf("VARBYTE(%d)", REDSHIFT_MAX_VARBYTE);
+		case UUIDOID:
+			*encoding = ENC_GENERIC;
+			*max_length = 36;
+			return "CHAR(36)";
+		case CHAROID:
+			*encoding = ENC_GENERIC;
+			*max_length = 1;
+			return "CHAR(1)";
+		case NAMEOID:
+			*encoding = ENC_GENERIC;
+			return varchar_type(NAMEDATALEN, max_length);
+		case TEXTOID:
+			*encoding = ENC_TEXT;
+			return varchar_type(REDSHIFT_MAX_VARCHAR, max_length);
+		case VARCHAROID:
+			*encoding = ENC_TEXT;
+			if (typmod >= (int32) VARHDRSZ)
+				return varchar_type((typmod - VARHDRSZ) * max_char_bytes(), max_length);
+			return varchar_type(REDSHIFT_MAX_VARCHAR, max_length);
+		case BPCHAROID:
+			*encoding = ENC_TEXT;
+			if (typmod >= (int32) VARHDRSZ)
+			{
+				int			chars = typmod - VARHDRSZ;
+
+				/* CHAR(n) holds n bytes: only right for single-byte text. */
+				if (max_char_bytes() == 1 && chars <= REDSHIFT_MAX_CHAR)
+				{
+					*max_length = chars;
+					return psprintf("CHAR(%d)", chars);
+				}
+				return varchar_type(chars * max_char_bytes(), max_length);
+			}
+			*max_length = max_char_bytes();
+			return max_char_bytes() == 1 ? "CHAR(1)" : psprintf("VARCHAR(%d)", max_char_bytes());
+		case INETOID:
+		case CIDROID:
+			*encoding = ENC_GENERIC;
+			return varchar_type(50, max_length);
+		case MACADDROID:
+		case MACADDR8OID:
+			*encoding = ENC_GENERIC;
+			return varchar_type(23, max_length);
+		default:
+			/* json, jsonb, arrays, enums, geometric, xml, ranges ... */
+			*encoding = ENC_GENERIC;
+			return varchar_type(type_is_enum(typid) ? NAMEDATALEN : REDSHIFT_MAX_VARCHAR,
+								max_length);
+	}
+}
+
+/*
+ * A PostgreSQL warehouse keeps built-in types as they are; types that only
+ * exist in the source database (enums, composites, extension types) travel
+ * as text.
+ */
+static char *
+postgres_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length)
+{
+	*max_length = 0;
+	switch (typid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+			*encoding = ENC_INTEGER;
+			break;
+		case BOOLOID:
+			*encoding = ENC_BOOL;
+			break;
+		case FLOAT4OID:
+		case FLOAT8OID:
+			*encoding = ENC_FLOAT;
+			break;
+		case NUMERICOID:
+			*encoding = ENC_NUMERIC;
+			break;
+		case CASHOID:
+			/* money's text form depends on lc_monetary: send the amount */
+			*encoding = ENC_MONEY_NUMERIC;
+			return "numeric(19,2)";
+		case DATEOID:
+			*encoding = ENC_DATE;
+			break;
+		case TIMESTAMPOID:
+			*encoding = ENC_TIMESTAMP;
+			break;
+		case TIMESTAMPTZOID:
+			*encoding = ENC_TIMESTAMPTZ;
+			break;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			*encoding = ENC_TEXT;
+			if (typid != TEXTOID && typmod >= (int32) VARHDRSZ)
+				*max_length = typmod - VARHDRSZ;
+			break;
+		default:
+			*encoding = ENC_GENERIC;
+			if (typid >= FirstNormalObjectId)
+				return "text";
+			break;
+	}
+	return format_type_with_typemod(typid, typmod);
+}
+
+ColumnMap *
+redtrack_map_source_column(Oid relid, AttrNumber attnum, bool postgres_dialect)
+{
+	HeapTuple	tuple;
+	Form_pg_attribute att;
+	ColumnMap  *col = palloc0(sizeof(ColumnMap));
+	Oid			outfunc;
+	bool		isvarlena;
+	int32		typmod;
+
+	tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for attribute %d of relation %u", attnum, relid);
+	att = (Form_pg_attribute) GETSTRUCT(tuple);
+
+	col->source_name = pstrdup(NameStr(att->attname));
+	col->target_name = col->source_name;
+	col->attnum = attnum;
+	col->not_null = att->attnotnull;
+	typmod = att->atttypmod;
+	col->typid = getBaseTypeAndTypmod(att->atttypid, &typmod);
+	col->typmod = typmod;
+	getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+	fmgr_info(outfunc, &col->output);
+	ReleaseSysCache(tuple);
+
+	if (postgres_dialect)
+	{
+		col->target_type = postgres_type(col->typid, col->typmod, &col->encoding, &col->max_length);
+		col->length_in_chars = true;
+	}
+	else
+		col->target_type = redshift_type(col->typid, col->typmod, &col->encoding, &col->max_length);
+	return col;
+}
+
+static bool
+is_character_type(const char *data_type)
+{
+	return strcmp(data_type, "character varying") == 0 ||
+		strcmp(data_type, "character") == 0 ||
+		strcmp(data_type, "text") == 0;
+}
+
+/* Let the target's actual column type refine how a value is written. */
+static void
+adapt_to_target(ColumnMap *col, TargetColumn *target, bool postgres_dialect)
+{
+	col->target_name = target->name;
+	if (is_character_type(target->data_type))
+	{
+		col->max_length = target->max_length;
+		/* Into a string column these go as their text form. */
+		if (col->encoding == ENC_INTERVAL_MICROS || col->encoding == ENC_BYTEA_HEX ||
+			col->encoding == ENC_MONEY_NUMERIC)
+			col->encoding = ENC_GENERIC;
+	}
+	else if (col->encoding == ENC_BYTEA_HEX && target->max_length > 0)
+		col->max_length = target->max_length;
+	else
+		col->max_length = 0;
+	if (col->encoding == ENC_INTERVAL_MICROS && postgres_dialect &&
+		strcmp(target->data_type, "interval") == 0)
+		col->encoding = ENC_GENERIC;
+}
+
+List *
+redtrack_column_map(Oid relid, List *target_columns, bool postgres_dialect, List **missing)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	TupleDesc	desc;
+	List	   *result = NIL;
+	bool	   *used;
+	ListCell   *lc;
+
+	if (!RelationIsValid(rel))
+		elog(ERROR, "could not open relation %u", relid);
+	desc = RelationGetDescr(rel);
+	used = palloc0(sizeof(bool) * (desc->natts + 1));
+
+	if (target_columns == NIL)
+	{
+		for (int i = 0; i < desc->natts; i++)
+		{
+			if (TupleDescAttr(desc, i)->attisdropped)
+				continue;
+			result = lappend(result, redtrack_map_source_column(relid, i + 1, postgres_dialect));
+			used[i + 1] = true;
+		}
+	}
+	else
+	{
+		foreach(lc, target_columns)
+		{
+			TargetColumn *target = lfirst(lc);
+			AttrNumber	found = InvalidAttrNumber;
+
+			for (int pass = 0; pass < 2 && found == InvalidAttrNumber; pass++)
+			{
+				for (int i = 0; i < desc->natts; i++)
+				{
+					Form_pg_attribute att = TupleDescAttr(desc, i);
+
+					if (att->attisdropped || used[i + 1])
+						continue;
+					if (pass == 0 ? strcmp(NameStr(att->attname), target->name) == 0
+						: pg_strcasecmp(NameStr(att->attname), target->name) == 0)
+					{
+						found = i + 1;
+						break;
+					}
+				}
+			}
+			if (found != InvalidAttrNumber)
+			{
+				ColumnMap  *col = redtrack_map_source_column(relid, found, postgres_dialect);
+
+				adapt_to_target(col, target, postgres_dialect);
+				result = lappend(result, col);
+				used[found] = true;
+			}
+		}
+	}
+
+	if (missing)
+	{
+		*missing = NIL;
+		for (int i = 0; i < desc->natts; i++)
+		{
+			if (!TupleDescAttr(desc, i)->attisdropped && !used[i + 1])
+				*missing = lappend(*missing, pstrdup(NameStr(TupleDescAttr(desc, i)->attname)));
+		}
+	}
+	RelationClose(rel);
+	return result;
+}
+
+/* ----------------------------------------------------------------
+ * Encoding values
+ * ----------------------------------------------------------------
+ */
+
+static void
+append_digits(ByteBuf *out, int value, int width)
+{
+	char		buf[16];
+	int			n = 0;
+
+	do
+	{
+		buf[n++] = (char) ('0' + value % 10);
+		value /= 10;
+	} while (value > 0 || n < width);
+	while (n > 0)
+		bytebuf_append_char(out, buf[--n]);
+}
+
+/* YYYY-MM-DD for a Julian day of a year in 1..9999. */
+static void
+append_date(ByteBuf *out, int julian)
+{
+	int			year,
+				month,
+				day;
+
+	j2date(julian, &year, &month, &day);
+	append_digits(out, year, 4);
+	bytebuf_append_char(out, '-');
+	append_digits(out, month, 2);
+	bytebuf_append_char(out, '-');
+	append_digits(out, day, 2);
+}
+
+/* Whether a Julian day falls in years 1..9999. */
+static bool
+julian_in_range(int julian)
+{
+	int			year,
+				month,
+				day;
+
+	j2date(julian, &year, &month, &day);
+	return year >= 1 && year <= 9999;
+}
+
+/* "YYYY-MM-DD HH:MI:SS[.ffffff]" of a timestamp, read as UTC wall clock. */
+static bool
+append_timestamp(ByteBuf *out, Timestamp ts)
+{
+	int64		days = ts / USECS_PER_DAY;
+	int64		time = ts % USECS_PER_DAY;
+	int			julian;
+	int			hour,
+				minute,
+				second,
+				fraction;
+
+	if (time < 0)
+	{
+		time += USECS_PER_DAY;
+		days -= 1;
+	}
+	julian = (int) (days + POSTGRES_EPOCH_JDATE);
+	if (!julian_in_range(julian))
+		return false;
+	append_date(out, julian);
+	hour = (int) (time / USECS_PER_HOUR);
+	time -= (int64) hour * USECS_PER_HOUR;
+	minute = (int) (time / USECS_PER_MINUTE);
+	time -= (int64) minute * USECS_PER_MINUTE;
+	second = (int) (time / USECS_PER_SEC);
+	fraction = (int) (time - (int64) second * USECS_PER_SEC);
+
+	bytebuf_append_char(out, ' ');
+	append_digits(out, hour, 2);
+	bytebuf_append_char(out, ':');
+	append_digits(out, minute, 2);
+	bytebuf_append_char(out, ':');
+	append_digits(out, second, 2);
+	if (fraction > 0)
+	{
+		int			width = 6;
+
+		while (fraction % 10 == 0)
+		{
+			fraction /= 10;
+			width--;
+		}
+		bytebuf_append_char(out, '.');
+		append_digits(out, fraction, width);
+	}
+	return true;
+}
+
+/* A string value, converted to UTF-8, cut to the target's limit, quoted. */
+static void
+append_string(ByteBuf *out, ColumnMap *col, const char *s, size_t len,
+			  EncodeCounters *counters)
+{
+	char	   *converted = NULL;
+	size_t		keep;
+
+	if (!server_is_utf8() && GetDatabaseEncoding() != PG_SQL_ASCII)
+	{
+		converted = pg_server_to_any(s, (int) len, PG_UTF8);
+		if (converted != s)
+		{
+			s = converted;
+			len = strlen(converted);
+		}
+	}
+	keep = len;
+	if (col->max_length > 0)
+	{
+		keep = col->length_in_chars
+			? utf8_prefix_chars(s, len, (size_t) col->max_length)
+			: utf8_prefix_bytes(s, len, (size_t) col->max_length);
+		if (keep < len)
+			counters->truncated++;
+	}
+	csv_append_quoted(out, s, keep);
+}
+
+static void
+append_generic(ByteBuf *out, ColumnMap *col, Datum value, EncodeCounters *counters)
+{
+	char	   *text = OutputFunctionCall(&col->output, value);
+
+	append_string(out, col, text, strlen(text), counters);
+}
+
+static void
+append_clamped(ByteBuf *out, const char *text, EncodeCounters *counters)
+{
+	counters->clamped++;
+	bytebuf_append(out, text, strlen(text));
+}
+
+void
+redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
+					  bool postgres_dialect, EncodeCounters *counters)
+{
+	char		buf[MAXINT8LEN + 1];
+
+	if (isnull)
+	{
+		/* A PostgreSQL warehouse reads an empty unquoted field as NULL. */
+		if (!postgres_dialect)
+			bytebuf_append_char(out, CSV_NULL_MARKER);
+		return;
+	}
+
+	switch (col->encoding)
+	{
+		case ENC_INTEGER:
+			{
+				int64		v;
+
+				if (col->typid == INT2OID)
+					v = DatumGetInt16(value);
+				else if (col->typid == INT4OID)
+					v = DatumGetInt32(value);
+				else if (col->typid == OIDOID)
+					v = DatumGetObjectId(value);
+				else
+					v = DatumGetInt64(value);
+				bytebuf_append(out, buf, pg_lltoa(v, buf));
+				break;
+			}
+		case ENC_BOOL:
+			bytebuf_append_char(out, DatumGetBool(value) ? 't' : 'f');
+			break;
+		case ENC_NUMERIC:
+			{
+				Numeric		n = DatumGetNumeric(value);
+
+				if (!postgres_dialect && (numeric_is_nan(n) || numeric_is_inf(n)))
+				{
+					/* DECIMAL has neither: an empty value, counted */
+					counters->clamped++;
+					bytebuf_append_char(out, CSV_NULL_MARKER);
+				}
+				else
+				{
+					char	   *text = OutputFunctionCall(&col->output, value);
+
+					bytebuf_append(out, text, strlen(text));
+				}
+				break;
+			}
+		case ENC_FLOAT:
+			{
+				char	   *text = OutputFunctionCall(&col->output, value);
+
+				bytebuf_append(out, text, strlen(text));
+				break;
+			}
+		case ENC_MONEY_NUMERIC:
+			{
+				char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   DirectFunctionCall1(cash_numeric, value)));
+
+				bytebuf_append(out, text, strlen(text));
+				break;
+			}
+		case ENC_DATE:
+			{
+				DateADT		d = DatumGetDateADT(value);
+
+				if (DATE_NOT_FINITE(d) || !julian_in_range(d + POSTGRES_EPOCH_JDATE))
+				{
+					if (postgres_dialect)
+						append_generic(out, col, value, counters);
+					else
+						append_clamped(out, (DATE_IS_NOBEGIN(d) || d < 0) ? CLAMP_MIN_DATE
+									   : CLAMP_MAX_DATE, counters);
+				}
+				else
+					append_date(out, d + POSTGRES_EPOCH_JDATE);
+				break;
+			}
+		case ENC_TIMESTAMP:
+		case ENC_TIMESTAMPTZ:
+			{
+				Timestamp	ts = DatumGetTimestamp(value);
+				size_t		start = out->len;
+
+				if (!TIMESTAMP_NOT_FINITE(ts) && append_timestamp(out, ts))
+				{
+					if (col->encoding == ENC_TIMESTAMPTZ)
+						bytebuf_append(out, "+00", 3);
+				}
+				else if (postgres_dialect)
+				{
+					out->len = start;
+					/* the worker's TimeZone is UTC: this is the UTC text */
+					append_generic(out, col, value, counters);
+				}
+				else
+				{
+					out->len = start;
+					append_clamped(out, (TIMESTAMP_IS_NOBEGIN(ts) || ts < 0)
+								   ? CLAMP_MIN_TIMESTAMP : CLAMP_MAX_TIMESTAMP, counters);
+					if (col->encoding == ENC_TIMESTAMPTZ)
+						bytebuf_append(out, "+00", 3);
+				}
+				break;
+			}
+		case ENC_INTERVAL_MICROS:
+			{
+				Interval   *iv = DatumGetIntervalP(value);
+				int64		years = iv->month / MONTHS_PER_YEAR;
+				int64		months = iv->month % MONTHS_PER_YEAR;
+				int64		micros;
+				int64		part;
+				bool		overflow;
+
+				/* EXTRACT(EPOCH FROM interval): a year is 365.25 days */
+				overflow = pg_mul_s64_overflow(years, (int64) 31557600 * USECS_PER_SEC, &micros);
+				overflow |= pg_mul_s64_overflow(months, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &part) ||
+					pg_add_s64_overflow(micros, part, &micros);
+				overflow |= pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
+					pg_add_s64_overflow(micros, part, &micros);
+				overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
+				if (overflow)
+				{
+					counters->clamped++;
+					bytebuf_append_char(out, CSV_NULL_MARKER);
+				}
+				else
+					bytebuf_append(out, buf, pg_lltoa(micros, buf));
+				break;
+			}
+		case ENC_BYTEA_HEX:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+				size_t		len = VARSIZE_ANY_EXHDR(b);
+
+				if (col->max_length > 0 && len > (size_t) col->max_length)
+				{
+					len = col->max_length;
+					counters->truncated++;
+				}
+				csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
+				break;
+			}
+		case ENC_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				append_string(out, col, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), counters);
+				break;
+			}
+		case ENC_GENERIC:
+			append_generic(out, col, value, counters);
+			break;
+	}
+}
+
+void
+redtrack_encode_text_value(ByteBuf *out, ColumnMap *col, const char *text,
+						   bool postgres_dialect, EncodeCounters *counters)
+{
+	Oid			infunc;
+	Oid			ioparam;
+	Datum		value;
+
+	getTypeInputInfo(col->typid, &infunc, &ioparam);
+	value = OidInputFunctionCall(infunc, (char *) text, ioparam, col->typmod);
+	redtrack_encode_value(out, col, value, false, postgres_dialect, counters);
+}

@@ -1,0 +1,93 @@
+/*-------------------------------------------------------------------------
+ *
+ * typemap.h
+ *	  PostgreSQL types on the warehouse side: the column type a target
+ *	  table gets, and how each value is written into the CSV that COPY
+ *	  reads (REDSHIFT.md, "Type mapping").
+ *
+ * The exporter, rrr_target_ddl and the loader share these decisions, so a
+ * target created by redtrack always accepts what redtrack exports.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef REDTRACK_TYPEMAP_H
+#define REDTRACK_TYPEMAP_H
+
+#include "access/attnum.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+
+#include "bytebuf.h"
+
+/* How a value is written into the CSV. */
+typedef enum ValueEncoding
+{
+	ENC_INTEGER,				/* int2/4/8, oid: digits */
+	ENC_BOOL,					/* t / f */
+	ENC_NUMERIC,				/* exact decimal text; NaN/Inf become NULL */
+	ENC_FLOAT,					/* shortest exact text */
+	ENC_MONEY_NUMERIC,			/* money as its decimal amount */
+	ENC_DATE,					/* YYYY-MM-DD */
+	ENC_TIMESTAMP,				/* YYYY-MM-DD HH:MI:SS[.ffffff] */
+	ENC_TIMESTAMPTZ,			/* the same in UTC, with +00 */
+	ENC_INTERVAL_MICROS,		/* interval as a number of microseconds */
+	ENC_BYTEA_HEX,				/* plain hex digits (Redshift VARBYTE) */
+	ENC_TEXT,					/* text-like varlena: the bytes, quoted */
+	ENC_GENERIC					/* the type's output function, quoted */
+} ValueEncoding;
+
+/* One column as it travels from the source to the target. */
+typedef struct ColumnMap
+{
+	char	   *source_name;
+	char	   *target_name;	/* the name the target table uses */
+	AttrNumber	attnum;			/* in the source table */
+	Oid			typid;			/* base type of the source column */
+	int32		typmod;
+	bool		not_null;
+	ValueEncoding encoding;
+	FmgrInfo	output;			/* for ENC_GENERIC and fallbacks */
+	int			max_length;		/* target length limit, 0 = none */
+	bool		length_in_chars;	/* PostgreSQL targets count characters */
+	char	   *target_type;	/* type for CREATE TABLE / ALTER TABLE */
+} ColumnMap;
+
+/* Counters of values changed on the way (reported, never silent). */
+typedef struct EncodeCounters
+{
+	int64		truncated;		/* strings cut to the target length */
+	int64		clamped;		/* infinite/out-of-range dates, NaN decimals */
+} EncodeCounters;
+
+/* A target column as the warehouse describes it. */
+typedef struct TargetColumn
+{
+	char	   *name;
+	char	   *data_type;		/* information_schema.columns.data_type */
+	int			max_length;		/* character_maximum_length, 0 if none */
+} TargetColumn;
+
+/*
+ * The column map of a source table against a target: target columns in
+ * target order, each matched to the source column of the same name (exact,
+ * else case-insensitive, as Redshift folds names to lower case).  With
+ * target_columns NIL (no target yet), every source column, mapped.
+ * Source columns missing on the target are left out, and listed in
+ * *missing (of char *) when missing is not NULL.
+ */
+extern List *redtrack_column_map(Oid relid, List *target_columns, bool postgres_dialect,
+								 List **missing);
+
+/* The ColumnMap of one source column as a new target column. */
+extern ColumnMap *redtrack_map_source_column(Oid relid, AttrNumber attnum,
+											 bool postgres_dialect);
+
+/* Append one value to a CSV row (NULL included). */
+extern void redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
+								  bool postgres_dialect, EncodeCounters *counters);
+
+/* Append a key value given in canonical text (see delete tracking). */
+extern void redtrack_encode_text_value(ByteBuf *out, ColumnMap *col, const char *text,
+									   bool postgres_dialect, EncodeCounters *counters);
+
+#endif							/* REDTRACK_TYPEMAP_H */
