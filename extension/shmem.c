@@ -18,11 +18,13 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "guc.h"
 #include "ownership.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(redtrack_progress);
 PG_FUNCTION_INFO_V1(rrr_wake);
+PG_FUNCTION_INFO_V1(redtrack_worker_status);
 
 /* More replications than this in flight at once are not shown. */
 #define PROGRESS_SLOTS 64
@@ -49,6 +51,7 @@ typedef struct RedtrackShared
 	pid_t		scheduler_pid;
 	Latch	   *scheduler_latch;
 	bool		wake_requested;
+	SchedulerStatus scheduler;
 	ProgressSlot slots[PROGRESS_SLOTS];
 } RedtrackShared;
 
@@ -120,6 +123,7 @@ scheduler_detach(int code, Datum arg)
 	{
 		shared->scheduler_pid = 0;
 		shared->scheduler_latch = NULL;
+		shared->scheduler.pid = 0;
 	}
 	SpinLockRelease(&shared->mutex);
 }
@@ -155,6 +159,54 @@ redtrack_scheduler_wake(void)
 		return false;
 	SetLatch(latch);
 	return true;
+}
+
+void
+redtrack_scheduler_report(const SchedulerStatus *status)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	shared->scheduler = *status;
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * redtrack.worker: the scheduler of this server, if it works for this
+ * database.
+ */
+Datum
+redtrack_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SchedulerStatus status;
+	Datum		values[9];
+	bool		nulls[9] = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (shared == NULL)
+		return (Datum) 0;
+	SpinLockAcquire(&shared->mutex);
+	status = shared->scheduler;
+	SpinLockRelease(&shared->mutex);
+	if (status.pid == 0)
+		return (Datum) 0;
+
+	values[0] = Int32GetDatum(status.pid);
+	values[1] = TimestampTzGetDatum(status.started_at);
+	values[2] = TimestampTzGetDatum(status.run_started_at);
+	nulls[2] = (status.run_started_at == 0);
+	values[3] = TimestampTzGetDatum(status.run_finished_at);
+	nulls[3] = (status.run_finished_at == 0);
+	values[4] = TimestampTzGetDatum(status.next_run_at);
+	nulls[4] = (status.next_run_at == 0);
+	values[5] = Int32GetDatum(status.tables_run);
+	values[6] = Int32GetDatum(status.tables_failed);
+	values[7] = CStringGetTextDatum(status.error);
+	nulls[7] = (status.error[0] == '\0');
+	values[8] = CStringGetTextDatum(redtrack_database ? redtrack_database : "");
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
 }
 
 bool

@@ -36,7 +36,7 @@ typedef struct TableOutcome
 } TableOutcome;
 
 /* The advisory lock key space: pg_advisory_lock(REDTRACK_LOCK_CLASS, relid). */
-#define REDTRACK_LOCK_CLASS 0x72747264	/* "rtrd" */
+#define REDTRACK_LOCK_CLASS 1920234084	/* 0x72747264, "rtrd"; decimal for SQL text */
 
 /* Session settings every engine process exports and loads with. */
 extern void engine_session_setup(void);

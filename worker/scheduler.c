@@ -1,12 +1,30 @@
 /*-------------------------------------------------------------------------
  *
  * scheduler.c
- *	  The "redtrack replicator" background worker.
+ *	  The "redtrack replicator" background worker: every redtrack.naptime
+ *	  it replicates each registered table that is due, one at a time, in
+ *	  registration order.
+ *
+ * A table is due when its `every` interval (registration) has passed
+ * since its last replication started, or at every run without one.  A
+ * failed replication is retried with a backoff that doubles per attempt
+ * (capped at 15 minutes), so an outage is neither hammered nor forgotten.
+ * rrr_wake() starts a run at once in which every table is due.
+ *
+ * Each table runs in its own short transactions (engine.c); an ERROR in
+ * one is recorded on its replication and the run goes on.  SIGHUP reloads
+ * the configuration between tables; SIGTERM stops the worker within a
+ * second, even mid-transfer (the engine's waits are interruptible).  After
+ * a crash the postmaster starts the worker again, which first marks the
+ * replications it left half done as interrupted; the next run resumes them
+ * where the state machine says.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -14,14 +32,24 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "engine.h"
 #include "guc.h"
+#include "redact.h"
+#include "s3.h"
 #include "scheduler.h"
 #include "shmem.h"
+#include "spi_util.h"
 
 /* After a crash the postmaster starts the worker again this much later. */
 #define SCHEDULER_RESTART_SECONDS 10
+#define MAX_RETRY_BACKOFF_MS (15 * 60 * 1000)
 
 void
 redtrack_register_scheduler(void)
@@ -39,29 +67,237 @@ redtrack_register_scheduler(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+static SchedulerStatus status;
+
+static void
+reload_configuration_if_asked(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * What to run
+ * ----------------------------------------------------------------
+ */
+
+typedef struct DueTable
+{
+	Oid			relid;
+	TimestampTz due_at;
+} DueTable;
+
+static bool
+extension_installed(MemoryContext cxt)
+{
+	bool		installed;
+
+	engine_begin_transaction(cxt);
+	installed = OidIsValid(get_namespace_oid("redtrack", true)) &&
+		OidIsValid(get_relname_relid("replicables", get_namespace_oid("redtrack", true)));
+	engine_commit_transaction(cxt);
+	return installed;
+}
+
+/*
+ * Every registered table with the time its next replication is due, in
+ * registration order.
+ */
+static List *
+due_tables(MemoryContext cxt)
+{
+	List	   *result = NIL;
+	SpiArgs		args = {0};
+	uint64		n;
+
+	spi_arg_int8(&args, (int64) redtrack_naptime * 1000);
+	spi_arg_int8(&args, MAX_RETRY_BACKOFF_MS);
+	engine_begin_transaction(cxt);
+	SPI_connect();
+	n = spi_run("SELECT r.source::pg_catalog.oid, "
+				"  CASE WHEN l.id IS NULL THEN pg_catalog.now() "
+				"       WHEN l.state = 'failed' THEN l.updated_at + pg_catalog.make_interval(secs => "
+				"            least($2::float8, $1::float8 * (2 ^ l.retries)) / 1000) "
+				"       WHEN l.state NOT IN ('imported', 'canceled') THEN pg_catalog.now() "
+				"       WHEN r.every IS NULL THEN pg_catalog.now() "
+				"       ELSE l.created_at + r.every END "
+				"FROM redtrack.replicables AS r "
+				"LEFT JOIN LATERAL (SELECT * FROM redtrack.replications AS p "
+				"                   WHERE p.source = r.source ORDER BY p.id DESC LIMIT 1) AS l ON true "
+				"ORDER BY r.registered_at, r.source::pg_catalog.oid", &args, true);
+	for (uint64 i = 0; i < n; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		DueTable   *t = palloc(sizeof(DueTable));
+
+		t->relid = (Oid) spi_get_int8(i, 1, NULL);
+		t->due_at = spi_get_timestamptz(i, 2);
+		result = lappend(result, t);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	engine_commit_transaction(cxt);
+	return result;
+}
+
+/*
+ * After a restart: replications another process left mid-way are marked
+ * interrupted, unless a live process still runs them (it holds the lock).
+ */
+static void
+mark_interrupted(MemoryContext cxt)
+{
+	engine_begin_transaction(cxt);
+	SPI_connect();
+	spi_run("UPDATE redtrack.replications AS p "
+			"SET failed_phase = p.state, state = 'failed', "
+			"    error = 'interrupted: the process running it stopped', updated_at = pg_catalog.now() "
+			"WHERE p.state NOT IN ('imported', 'canceled', 'failed') "
+			"  AND pg_catalog.pg_try_advisory_xact_lock(" CppAsString2(REDTRACK_LOCK_CLASS)
+			", p.source::pg_catalog.oid::int4)", NULL, false);
+	SPI_finish();
+	engine_commit_transaction(cxt);
+}
+
+/*
+ * A problem with the whole configuration, or NULL.  Checked once per run,
+ * so a missing bucket is one log line per run, not one per table.
+ */
+static char *
+configuration_problem(MemoryContext cxt)
+{
+	char	   *volatile problem = NULL;
+
+	PG_TRY();
+	{
+		(void) redtrack_s3_settings();
+		if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
+			ereport(ERROR,
+					(errmsg("redtrack.redshift_conninfo is not set"),
+					 errhint("Set it in postgresql.conf and reload.")));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		problem = edata->hint ? psprintf("%s (%s)", edata->message, edata->hint)
+			: pstrdup(edata->message);
+	}
+	PG_END_TRY();
+	return problem;
+}
+
+/* ----------------------------------------------------------------
+ * The loop
+ * ----------------------------------------------------------------
+ */
+
+static void
+run_once(bool everything, MemoryContext cxt)
+{
+	List	   *tables;
+	ListCell   *lc;
+	char	   *problem;
+
+	status.run_started_at = GetCurrentTimestamp();
+	status.tables_run = 0;
+	status.tables_failed = 0;
+	status.error[0] = '\0';
+
+	if (!extension_installed(cxt))
+	{
+		snprintf(status.error, sizeof(status.error),
+				 "extension redtrack is not installed in database \"%s\"", redtrack_database);
+		ereport(LOG,
+				(errmsg("redtrack: %s; nothing to replicate", status.error),
+				 errhint("Run CREATE EXTENSION redtrack in that database, or set redtrack.database.")));
+		return;
+	}
+	problem = configuration_problem(cxt);
+	if (problem)
+	{
+		strlcpy(status.error, problem, sizeof(status.error));
+		ereport(LOG,
+				(errmsg("redtrack: not replicating: %s", problem)));
+		return;
+	}
+
+	tables = due_tables(cxt);
+	foreach(lc, tables)
+	{
+		DueTable   *t = lfirst(lc);
+		TableOutcome outcome;
+
+		CHECK_FOR_INTERRUPTS();
+		reload_configuration_if_asked();
+		if (!redtrack_enabled)
+			break;
+		if (!everything && t->due_at > GetCurrentTimestamp())
+			continue;
+		engine_run_table(t->relid, ENGINE_REPLICATE, false, &outcome);
+		if (outcome.skipped || outcome.not_registered)
+			continue;
+		status.tables_run++;
+		if (outcome.error[0])
+			status.tables_failed++;
+		redtrack_scheduler_report(&status);
+	}
+}
+
 void
 redtrack_scheduler_main(Datum main_arg)
 {
+	MemoryContext cxt;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(redtrack_database, NULL, 0);
 	redtrack_scheduler_attach();
+	engine_session_setup();
+	cxt = AllocSetContextCreate(TopMemoryContext, "redtrack scheduler", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+
+	memset(&status, 0, sizeof(status));
+	status.pid = MyProcPid;
+	status.started_at = GetCurrentTimestamp();
+	redtrack_scheduler_report(&status);
+	ereport(LOG,
+			(errmsg("redtrack replicator started for database \"%s\" (naptime %d s%s)",
+					redtrack_database, redtrack_naptime,
+					redtrack_enabled ? "" : ", disabled by redtrack.enabled")));
+
+	if (extension_installed(cxt))
+		mark_interrupted(cxt);
 
 	for (;;)
 	{
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 redtrack_naptime * 1000L,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		bool		woken = redtrack_scheduler_take_wake_request();
 
-		if (ConfigReloadPending)
+		CHECK_FOR_INTERRUPTS();
+		reload_configuration_if_asked();
+		if (redtrack_enabled || woken)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			pgstat_report_activity(STATE_RUNNING, "redtrack: replication run");
+			run_once(woken, cxt);
+			status.run_finished_at = GetCurrentTimestamp();
 		}
+		status.next_run_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 redtrack_naptime * 1000L);
+		redtrack_scheduler_report(&status);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		MemoryContextReset(cxt);
+
+		/* rrr_wake sets the latch: a wake during the run ends this wait. */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 redtrack_naptime * 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 	}
 }
