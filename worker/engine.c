@@ -253,15 +253,17 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 	{
 		TimestampTz started = GetCurrentTimestamp();
 		char	   *create_ddl;
+		char	   *marker_source;
 
 		engine_begin_transaction(cxt);
 		state_set(rep, "importing");
 		create_ddl = target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+		marker_source = load_marker_identity(r);
 		engine_commit_transaction(cxt);
 		redtrack_progress_phase("importing");
 		pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: importing %s", r->source_name));
 
-		rows_loaded = load_replication(r, rep, s3, &conn, create_ddl);
+		rows_loaded = load_replication(r, rep, s3, &conn, create_ddl, marker_source);
 		rep->import_seconds = (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC;
 	}
 	else

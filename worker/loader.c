@@ -31,6 +31,8 @@
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "access/xlog.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
@@ -46,6 +48,7 @@
 typedef struct Load
 {
 	Replicable *r;
+	char	   *marker_source;	/* which database's table, see marker_identity */
 	Replication *rep;
 	S3Settings *s3;
 	RedshiftConn *conn;
@@ -127,6 +130,19 @@ ensure_loads_table(Load *load)
 						"loaded_at TIMESTAMP NOT NULL)", loads_table()));
 }
 
+/*
+ * The load marker names the source table together with its database and
+ * cluster (system identifier): replication ids start at 1 in every source
+ * database, and several may load the same warehouse.  Reads the catalog:
+ * call it in a transaction.
+ */
+char *
+load_marker_identity(Replicable *r)
+{
+	return psprintf(UINT64_FORMAT ":%s:%s", GetSystemIdentifier(),
+					get_database_name(MyDatabaseId), r->source_name);
+}
+
 /* The rows an earlier committed attempt loaded, or -1 if none did. */
 static int64
 marker_rows(Load *load)
@@ -136,7 +152,7 @@ marker_rows(Load *load)
 	const char *rows;
 
 	params[0] = psprintf(INT64_FORMAT, load->rep->id);
-	params[1] = load->r->source_name;
+	params[1] = load->marker_source;
 	res = redshift_exec(load->conn,
 						psprintf("SELECT rows_loaded FROM %s WHERE replication_id = $1 AND source = $2",
 								 loads_table()),
@@ -155,7 +171,7 @@ insert_marker(Load *load, int64 rows_loaded)
 														  TimestampTzGetDatum(GetCurrentTimestamp())));
 
 	params[0] = psprintf(INT64_FORMAT, load->rep->id);
-	params[1] = load->r->source_name;
+	params[1] = load->marker_source;
 	params[2] = load->r->target_table;
 	params[3] = redtrack_strategy_name(load->r->strategy);
 	params[4] = load->rep->window_first;
@@ -509,7 +525,7 @@ merge_stage(Load *load)
 
 int64
 load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn,
-				 const char *create_ddl)
+				 const char *create_ddl, const char *marker_source)
 {
 	Load		load;
 	TargetTable *target;
@@ -527,6 +543,7 @@ load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn *
 	load.stage = psprintf("redtrack_stage_" INT64_FORMAT, rep->id);
 	load.deletes_stage = psprintf("redtrack_deletes_" INT64_FORMAT, rep->id);
 	load.column_list = name_list(rep->target_columns, NULL);
+	load.marker_source = pstrdup(marker_source);
 
 	if (rep->target_columns == NIL && rep->rows > 0)
 		ereport(ERROR,

@@ -25,7 +25,11 @@
  * back) and describe COPY failures with stl_load_errors.
  */
 extern int64 load_replication(Replicable *r, Replication *rep, S3Settings *s3,
-							  RedshiftConn **conn, const char *create_ddl);
+							  RedshiftConn **conn, const char *create_ddl,
+							  const char *marker_source);
+
+/* How the load marker names a source table (call in a transaction). */
+extern char *load_marker_identity(Replicable *r);
 
 /* VACUUM / ANALYZE of a registration's target. */
 extern char *load_vacuum(Replicable *r, const char *options);
