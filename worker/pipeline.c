@@ -735,10 +735,11 @@ pipeline_stats(Pipeline *p, PipelineStats *stats)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* NULL is a pipeline that never started: no row came. */
 int
 pipeline_file_count(Pipeline *p)
 {
-	return p->results ? p->nfiles : 0;
+	return (p && p->results) ? p->nfiles : 0;
 }
 
 const PipelineFile *
