@@ -26,6 +26,7 @@
 #include "utils/rel.h"
 
 #include "engine.h"
+#include "events.h"
 #include "guc.h"
 #include "launcher.h"
 #include "loader.h"
@@ -311,6 +312,8 @@ rrr_target_ddl(PG_FUNCTION_ARGS)
 	redtrack_require_admin("generate target DDL");
 	check_table_access(relid);
 	r = registration_or_defaults(relid);
+	if (r->strategy == STRATEGY_QUEUE)
+		PG_RETURN_TEXT_P(cstring_to_text(redtrack_stream_ddl(get_rel_name(relid))));
 	PG_RETURN_TEXT_P(cstring_to_text(target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES)));
 }
 

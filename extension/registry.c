@@ -39,6 +39,7 @@
 #include "utils/regproc.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
+#include "parser/scansup.h"
 #include "utils/timestamp.h"
 
 #include "ownership.h"
@@ -52,9 +53,6 @@ PG_FUNCTION_INFO_V1(rrr_unregister);
 #define TRIGGER_KEY_CHANGES "redtrack_key_changes"
 #define TRIGGER_TRUNCATE "redtrack_truncate"
 
-/* Redshift identifiers are at most 127 bytes. */
-#define REDSHIFT_MAX_IDENTIFIER 127
-
 const char *
 redtrack_strategy_name(ReplicationStrategy strategy)
 {
@@ -66,13 +64,22 @@ redtrack_strategy_name(ReplicationStrategy strategy)
 			return "identity";
 		case STRATEGY_FULL:
 			return "full";
+		case STRATEGY_QUEUE:
+			return "queue";
 	}
 	return "unknown";
 }
 
 static ReplicationStrategy
-parse_strategy(const char *name)
+parse_strategy(const char *name, bool allow_queue)
 {
+	if (strcmp(name, "queue") == 0 && allow_queue)
+		return STRATEGY_QUEUE;
+	if (strcmp(name, "queue") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("strategy \"queue\" is for event streams"),
+				 errhint("Declare a stream with rrr_define_stream; it registers its queue itself.")));
 	if (strcmp(name, "timed") == 0)
 		return STRATEGY_TIMED;
 	if (strcmp(name, "identity") == 0)
@@ -241,6 +248,67 @@ list_to_name_array(List *names)
  * ----------------------------------------------------------------
  */
 
+List *
+redtrack_split_name(const char *name)
+{
+	List	   *parts = NIL;
+	const char *p = name;
+
+	for (;;)
+	{
+		StringInfoData part;
+
+		initStringInfo(&part);
+		while (scanner_isspace(*p))
+			p++;
+		if (*p == '"')
+		{
+			/* quoted: anything up to the closing quote, "" is a quote */
+			p++;
+			for (;;)
+			{
+				if (*p == '\0')
+					return NIL;
+				if (*p == '"' && p[1] == '"')
+				{
+					appendStringInfoChar(&part, '"');
+					p += 2;
+					continue;
+				}
+				if (*p == '"')
+				{
+					p++;
+					break;
+				}
+				appendStringInfoChar(&part, *p++);
+			}
+			if (part.len == 0)
+				return NIL;
+		}
+		else
+		{
+			/* unquoted: up to a dot or a blank, folded to lower case */
+			while (*p && *p != '.' && !scanner_isspace(*p))
+			{
+				if (*p == '"')
+					return NIL;
+				appendStringInfoChar(&part, *p++);
+			}
+			if (part.len == 0)
+				return NIL;
+			part.data = downcase_identifier(part.data, part.len, false, false);
+		}
+		parts = lappend(parts, part.data);
+		while (scanner_isspace(*p))
+			p++;
+		if (*p == '\0')
+			return parts;
+		if (*p != '.')
+			return NIL;
+		p++;
+	}
+}
+
 /*
  * Parse a target table name in identifier syntax ("table", "schema.table",
  * "\"Odd Name\"") and return it normalized with quote_identifier, so that
@@ -258,11 +326,13 @@ normalize_target_name(const char *raw)
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("target table name must not be empty")));
 
-#if PG_VERSION_NUM >= 160000
-	parts = stringToQualifiedNameList(raw, NULL);
-#else
-	parts = stringToQualifiedNameList(raw);
-#endif
+	parts = redtrack_split_name(raw);
+	if (parts == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid target table name \"%s\"", raw),
+				 errhint("Use \"table\" or \"schema.table\"; double-quote names with capitals, "
+						 "spaces or dots.")));
 	if (list_length(parts) > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
@@ -272,7 +342,7 @@ normalize_target_name(const char *raw)
 	initStringInfo(&buf);
 	foreach(lc, parts)
 	{
-		const char *part = strVal(lfirst(lc));
+		const char *part = lfirst(lc);
 
 		if (strlen(part) > REDSHIFT_MAX_IDENTIFIER)
 			ereport(ERROR,
@@ -518,7 +588,7 @@ rrr_register(PG_FUNCTION_ARGS)
 				 errhint("The strategy is one of \"timed\", \"identity\" or \"full\".")));
 	relid = PG_GETARG_OID(0);
 	strategy_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	strategy = parse_strategy(strategy_name);
+	strategy = parse_strategy(strategy_name, false);
 	track_deletes = PG_ARGISNULL(4) ? false : PG_GETARG_BOOL(4);
 	evolve = PG_ARGISNULL(9) ? false : PG_GETARG_BOOL(9);
 
@@ -827,7 +897,7 @@ replicable_from_tuple(HeapTuple tuple, TupleDesc desc)
 
 	r->relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 1, &isnull));
 	r->source_name = redtrack_relation_display_name(r->relid);
-	r->strategy = parse_strategy(TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull)));
+	r->strategy = parse_strategy(TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull)), true);
 	r->target_table = TextDatumGetCString(SPI_getbinval(tuple, desc, 3, &isnull));
 	d = SPI_getbinval(tuple, desc, 4, &isnull);
 	r->replication_field = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));

@@ -16,7 +16,8 @@ typedef enum ReplicationStrategy
 {
 	STRATEGY_TIMED,				/* merge changed rows by key */
 	STRATEGY_IDENTITY,			/* append rows with a growing key */
-	STRATEGY_FULL				/* replace the whole table */
+	STRATEGY_FULL,				/* replace the whole table */
+	STRATEGY_QUEUE				/* drain an event stream's queue (rrr_define_stream) */
 } ReplicationStrategy;
 
 typedef struct Replicable
@@ -40,6 +41,17 @@ extern const char *redtrack_strategy_name(ReplicationStrategy strategy);
 
 /* Reads a registration (must be in a transaction with SPI available). */
 extern Replicable *redtrack_load_replicable(Oid relid, bool missing_ok);
+
+/* Redshift identifiers are at most 127 bytes. */
+#define REDSHIFT_MAX_IDENTIFIER 127
+
+/*
+ * Split a name in identifier syntax ("a"."b", a.b) into its parts, folding
+ * unquoted parts to lower case as PostgreSQL does, but without truncating
+ * to NAMEDATALEN: Redshift names may be up to 127 bytes.  NIL when the
+ * syntax is invalid.
+ */
+extern List *redtrack_split_name(const char *name);
 
 /* The primary key's column names, or NIL. */
 extern List *redtrack_primary_key_columns(Relation rel);

@@ -66,6 +66,12 @@ SELECT rrr_register('users', 'timed', target_table => 'a.b.c');
 SELECT rrr_register('users', 'timed', target_table => '"unterminated');
 SELECT rrr_register('users', 'timed', target_table => repeat('x', 128));
 
+-- Redshift names may be 127 bytes, longer than PostgreSQL's: never truncated.
+CREATE TABLE long_target (id int PRIMARY KEY);
+SELECT rrr_register('long_target', 'full', target_table => 'analytics.' || repeat('y', 127));
+SELECT length(target_table) FROM redtrack.replicables WHERE source = 'long_target'::regclass;
+SELECT rrr_unregister('long_target');
+
 -- Nothing was registered by any of that.
 SELECT count(*) FROM redtrack.replicables;
 
@@ -107,7 +113,7 @@ FROM redtrack.status ORDER BY 1::text;
 SELECT count(*) AS users_still_here FROM users;
 
 -- rrr_unregister
-SELECT rrr_unregister('users2');
+SELECT rrr_unregister('nokey');
 SELECT rrr_unregister('users_view');
 SELECT rrr_unregister(NULL);
 SELECT count(*) FROM redtrack.replicables;

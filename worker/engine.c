@@ -18,11 +18,13 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "engine.h"
+#include "events.h"
 #include "export.h"
 #include "guc.h"
 #include "loader.h"
@@ -257,7 +259,9 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 
 		engine_begin_transaction(cxt);
 		state_set(rep, "importing");
-		create_ddl = target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+		create_ddl = r->strategy == STRATEGY_QUEUE
+			? redtrack_stream_ddl(get_rel_name(r->relid))
+			: target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
 		marker_source = load_marker_identity(r);
 		engine_commit_transaction(cxt);
 		redtrack_progress_phase("importing");

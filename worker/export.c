@@ -34,6 +34,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "events.h"
 #include "export.h"
 #include "guc.h"
 #include "pipeline.h"
@@ -66,7 +67,40 @@ typedef struct ExportDest
 	int64		rows;
 	EncodeCounters counters;
 	MemoryContext row_context;
+
+	/*
+	 * Queue drains: the event ids sent, as ranges of consecutive ids read
+	 * in id order (the last selected column), so that exactly these events
+	 * are deleted once loaded.
+	 */
+	bool		track_ids;
+	bool		have_range;
+	int64		range_first;
+	int64		range_last;
+	StringInfoData ranges;		/* int8multirange text */
 } ExportDest;
+
+static void
+end_id_range(ExportDest *dest)
+{
+	if (!dest->have_range)
+		return;
+	appendStringInfo(&dest->ranges, "%s[" INT64_FORMAT "," INT64_FORMAT ")",
+					 dest->ranges.len > 1 ? "," : "", dest->range_first, dest->range_last + 1);
+}
+
+static void
+note_id(ExportDest *dest, int64 id)
+{
+	if (dest->have_range && id == dest->range_last + 1)
+	{
+		dest->range_last = id;
+		return;
+	}
+	end_id_range(dest);
+	dest->have_range = true;
+	dest->range_first = dest->range_last = id;
+}
 
 static bool
 backend_interrupted(void *arg)
@@ -137,6 +171,8 @@ export_receive(TupleTableSlot *slot, DestReceiver *self)
 							  dest->postgres_dialect, &dest->counters);
 	}
 	bytebuf_append_char(buf, '\n');
+	if (dest->track_ids)
+		note_id(dest, DatumGetInt64(slot->tts_values[dest->ncolumns]));
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(dest->row_context);
 
@@ -225,7 +261,45 @@ export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
 	ListCell   *lc;
 
 	memset(layout, 0, sizeof(*layout));
-	if (target->exists && r->evolve)
+	if (r->strategy == STRATEGY_QUEUE)
+	{
+		/*
+		 * A stream's target has its declared types, not the queue's, and
+		 * gains the fields a redefinition added.
+		 */
+		const char *stream = get_rel_name(r->relid);
+		bool		changed = false;
+
+		if (!target->exists)
+		{
+			target_create(conn, r, target, redtrack_stream_ddl(stream));
+			changed = true;
+		}
+		else
+		{
+			ListCell   *lc;
+
+			(void) redtrack_column_map(r->relid, target->columns, false, &missing);
+			foreach(lc, missing)
+			{
+				const char *field = lfirst(lc);
+				char	   *type;
+
+				if (strncmp(field, STREAM_INTERNAL_PREFIX, strlen(STREAM_INTERNAL_PREFIX)) == 0)
+					continue;
+				type = redtrack_stream_field_type(stream, field);
+				if (type)
+				{
+					redshift_exec(conn, psprintf("ALTER TABLE %s ADD COLUMN %s %s", target->qualified,
+												 quote_identifier(field), type), 0, NULL, NULL);
+					changed = true;
+				}
+			}
+		}
+		if (changed)
+			target = target_describe(conn, r);
+	}
+	else if (target->exists && r->evolve)
 	{
 		(void) redtrack_column_map(r->relid, target->columns, postgres_dialect, &missing);
 		if (missing != NIL)
@@ -416,9 +490,13 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 			appendStringInfoString(&sql, ", ");
 		appendStringInfoString(&sql, quote_identifier(col->source_name));
 	}
-	if (run->r->strategy != STRATEGY_FULL)
+	if (run->r->strategy == STRATEGY_QUEUE)
+		appendStringInfoString(&sql, ", redtrack_event_id");
+	else if (run->r->strategy != STRATEGY_FULL)
 		where = window_condition(run, first, last, &nparams);
 	appendStringInfo(&sql, " FROM %s%s", table_reference(run->r), where);
+	if (run->r->strategy == STRATEGY_QUEUE)
+		appendStringInfoString(&sql, " ORDER BY redtrack_event_id");
 
 	params = makeParamList(nparams);
 	for (int i = 0; i < nparams; i++)
@@ -439,6 +517,12 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 
 	pipeline_config(run, "part", redtrack_slices, &run->config);
 	init_dest(&run->rows, layout->columns, run->postgres_dialect, &run->config);
+	if (run->r->strategy == STRATEGY_QUEUE)
+	{
+		run->rows.track_ids = true;
+		initStringInfo(&run->rows.ranges);
+		appendStringInfoChar(&run->rows.ranges, '{');
+	}
 
 	memset(&options, 0, sizeof(options));
 	options.params = params;
@@ -452,6 +536,12 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 	if (run->rows.pipeline && !pipeline_finish(run->rows.pipeline))
 		report_pipeline_failure(run->rows.pipeline);
 	report_progress(&run->rows);
+	if (run->rows.track_ids)
+	{
+		end_id_range(&run->rows);
+		appendStringInfoChar(&run->rows.ranges, '}');
+		run->rep->queue_ids = run->rows.rows > 0 ? run->rows.ranges.data : NULL;
+	}
 	return run->rows.rows;
 }
 
@@ -521,6 +611,7 @@ stream_deletes(ExportRun *run, ExportLayout *layout)
 bool
 export_has_work(Replicable *r, Replication *rep)
 {
+	/* A full replication loads even an empty table: it empties the target. */
 	return r->strategy == STRATEGY_FULL || rep->rows > 0 || rep->deletes > 0 ||
 		rep->carries_truncate;
 }
@@ -554,7 +645,7 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		export_remove_files(s3, rep->s3_key);
 
 	/* The horizon, in a transaction that ends before the export's snapshot. */
-	if (r->strategy != STRATEGY_FULL && !run.window_fixed)
+	if (r->replication_field && !run.window_fixed)
 	{
 		engine_begin_transaction(caller);
 		watermark_read_horizon(r, run.field_type, &horizon);
@@ -580,7 +671,7 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		last = rep->window_last;
 		if (!run.window_fixed)
 		{
-			if (r->strategy != STRATEGY_FULL)
+			if (r->replication_field)
 			{
 				spi_run(psprintf("SELECT pg_catalog.max(%s)::text FROM %s",
 								 quote_identifier(r->replication_field), table_reference(r)),
@@ -616,7 +707,12 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		if (rep->carries_truncate)
 			first = NULL;
 
-		if (r->strategy != STRATEGY_FULL)
+		if (r->strategy == STRATEGY_QUEUE)
+		{
+			spi_run(psprintf("SELECT EXISTS (SELECT 1 FROM %s)", table_reference(r)), NULL, true);
+			has_rows = spi_get_bool(0, 1);
+		}
+		else if (r->strategy != STRATEGY_FULL)
 		{
 			int			nparams;
 			char	   *where = window_condition(&run, first, last, &nparams);
@@ -676,7 +772,7 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		{
 			rep->window_first = first;
 			rep->window_last = last;
-			if (r->strategy != STRATEGY_FULL)
+			if (r->replication_field)
 				rep->next_first = watermark_next_first(r, run.field_type, rep->window_first,
 													   last, rep->carries_truncate, &horizon);
 		}

@@ -516,6 +516,8 @@ merge_stage(Load *load)
 								load->target, key_join(rep->target_keys, "t", "s")));
 			break;
 		case STRATEGY_FULL:
+		case STRATEGY_QUEUE:
+			/* full: the target was emptied; queue: events only append */
 			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", load->target,
 								load->column_list, load->column_list, source,
 								deduplicated ? "" : " AS s"));

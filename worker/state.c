@@ -27,7 +27,7 @@
 	"extract(epoch FROM export_duration)::float8, extract(epoch FROM upload_duration)::float8, " \
 	"extract(epoch FROM import_duration)::float8, " \
 	"pg_catalog.array_to_json(target_columns)::text, " \
-	"pg_catalog.array_to_json(target_keys)::text, target_order"
+	"pg_catalog.array_to_json(target_keys)::text, target_order, queue_ids::text"
 
 static const char *const phases[] = {
 	"exporting", "exported", "uploading", "uploaded", "importing", "imported", NULL
@@ -134,6 +134,7 @@ replication_from_row(MemoryContext cxt, uint64 row)
 	rep->target_columns = text_array_to_list(cxt, spi_get_text(cxt, row, 26));
 	rep->target_keys = text_array_to_list(cxt, spi_get_text(cxt, row, 27));
 	rep->target_order = spi_get_text(cxt, row, 28);
+	rep->queue_ids = spi_get_text(cxt, row, 29);
 	return rep;
 }
 
@@ -271,12 +272,14 @@ state_record_export(Replication *rep)
 	args.values[args.n] = list_to_text_array(rep->target_keys);
 	args.nulls[args.n++] = rep->target_keys ? ' ' : 'n';
 	spi_arg_text(&args, rep->target_order);
+	spi_arg_text(&args, rep->queue_ids);
 	run_update("UPDATE redtrack.replications SET state = 'exported', failed_phase = NULL, "
 			   "window_first = $2, window_last = $3, next_first = $4, horizon = $5, "
 			   "snapshot_at = $6, carries_truncate = $7, rows = $8, deletes = $9, bytes = $10, "
 			   "raw_bytes = $11, files = $12, truncated_values = $13, clamped_values = $14, "
 			   "s3_key = $15, export_duration = pg_catalog.make_interval(secs => $16), "
 			   "target_columns = $17, target_keys = $18, target_order = $19, "
+			   "queue_ids = $20::int8multirange, "
 			   "exported_at = pg_catalog.now(), updated_at = pg_catalog.now() WHERE id = $1",
 			   &args);
 }
@@ -344,6 +347,18 @@ state_mark_imported(Replication *rep, Replicable *r, int64 rows_loaded)
 	args.n = 1;
 	/* Exactly the delete records this replication carried. */
 	spi_run("DELETE FROM redtrack.deleted_records WHERE replication_id = $1", &args, false);
+
+	/* A drained queue: exactly the events this replication carried go. */
+	if (r->strategy == STRATEGY_QUEUE && rep->queue_ids)
+	{
+		SpiArgs		ids = {0};
+
+		spi_arg_text(&ids, rep->queue_ids);
+		spi_run(psprintf("DELETE FROM %s WHERE redtrack_event_id BETWEEN "
+						 "pg_catalog.lower($1::int8multirange) AND pg_catalog.upper($1::int8multirange) - 1 "
+						 "AND redtrack_event_id OPERATOR(pg_catalog.<@) $1::int8multirange", r->source_name),
+				&ids, false);
+	}
 
 	/*
 	 * After a TRUNCATE was replayed, earlier replications say nothing about

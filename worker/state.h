@@ -45,6 +45,7 @@ typedef struct Replication
 	List	   *target_columns;	/* column names in the files, target's names */
 	List	   *target_keys;	/* key columns, target's names */
 	char	   *target_order;	/* replication field on the target, or NULL */
+	char	   *queue_ids;		/* queue strategy: the event ids sent (int8multirange) */
 	int			retries;
 	char	   *error;
 	double		export_seconds;

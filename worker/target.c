@@ -22,22 +22,18 @@
 static void
 split_target(const char *target, char **schema, char **name)
 {
-	List	   *parts;
+	/* Stored normalized by rrr_register, so always valid. */
+	List	   *parts = redtrack_split_name(target);
 
-#if PG_VERSION_NUM >= 160000
-	parts = stringToQualifiedNameList(target, NULL);
-#else
-	parts = stringToQualifiedNameList(target);
-#endif
 	if (list_length(parts) == 2)
 	{
-		*schema = pstrdup(strVal(linitial(parts)));
-		*name = pstrdup(strVal(lsecond(parts)));
+		*schema = linitial(parts);
+		*name = lsecond(parts);
 	}
 	else
 	{
 		*schema = NULL;
-		*name = pstrdup(strVal(linitial(parts)));
+		*name = linitial(parts);
 	}
 }
 
