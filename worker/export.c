@@ -810,6 +810,8 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		state_set(rep, "uploading");
 		engine_commit_transaction(caller);
 		redtrack_progress_phase("uploading");
+		pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: uploading the manifest of %s",
+														r->source_name));
 
 		client = redtrack_s3_open(s3);
 		PG_TRY();

@@ -1,0 +1,137 @@
+# Event streams end to end: drained to the warehouse exactly once, never
+# an event from a rolled-back transaction, events written during a drain
+# arrive in the next one, concurrent writers, and a crash between the
+# warehouse's commit and the local delete.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PostgreSQL::Test::Utils;
+use RedtrackTest;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $dialect = $ENV{REDTRACK_TEST_DIALECT} // 'redshift';
+my $pg = ($dialect eq 'postgres');
+my $node = new_source('events', dialect => $dialect, conf => "restart_after_crash = on");
+my $schema = target_schema();
+clear_faults();
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+# Each stream gets a target name of its own in this run.
+my $stream = "clicks_" . substr(target_schema(), -12);
+warehouse_sql(qq{DROP TABLE IF EXISTS "$stream"});
+sql(qq{
+SELECT rrr_define_stream('$stream', '{
+	"writer": {"type": "integer", "constraint": "not null"},
+	"seq": {"type": "bigint", "constraint": "not null"},
+	"page": {"type": "varchar(16)"},
+	"at": {"type": "timestamptz", "constraint": "not null"},
+	"props": {"type": "super"}}', sortkey => 'at', distkey => 'writer');
+});
+my $queue = qq{redtrack_streams."$stream"};
+
+sub drain
+{
+	return sql(qq{SELECT state || '|' || rows FROM rrr_replicate('$queue')});
+}
+
+sub arrived
+{
+	return compare_tables($node, qq{SELECT writer, seq FROM written ORDER BY 1, 2},
+		qq{SELECT writer, seq FROM "$stream" ORDER BY 1, 2}, $_[0]);
+}
+
+# The test remembers every event it wrote (in committed transactions).
+sql(q{CREATE TABLE written (writer int, seq bigint, PRIMARY KEY (writer, seq))});
+
+sub write_events
+{
+	my ($writer, $from, $to) = @_;
+	sql(qq{
+SELECT rrr_write('$stream', jsonb_build_object('writer', $writer, 'seq', g,
+	'page', '/p/' || g || '/ünï', 'at', now(), 'props', jsonb_build_object('n', g)))
+FROM generate_series($from, $to) g;
+INSERT INTO written SELECT $writer, g FROM generate_series($from, $to) g;});
+}
+
+write_events(1, 1, 500);
+is(drain(), 'imported|500', 'a drain loads the events');
+arrived('every event arrived once');
+is(sql("SELECT count(*) FROM $queue"), 0, 'the queue is empty after the drain');
+my $status = sql(qq{SELECT backlog || '|' || (oldest_event_age IS NULL) FROM redtrack.status WHERE source = '$queue'::regclass});
+is($status, '0|true', 'status shows an empty backlog');
+is(drain(), 'imported|0', 'a drain with nothing waiting sends nothing');
+
+# Rolled back: never arrives.
+sql(qq{BEGIN; SELECT rrr_write('$stream', '{"writer": 9, "seq": 1, "at": "2024-01-01"}'); ROLLBACK;});
+$node->psql('postgres', qq{BEGIN; SELECT rrr_write('$stream', '{"writer": 9, "seq": 2, "at": "2024-01-01"}'); SELECT 1/0; COMMIT;});
+is(drain(), 'imported|0', 'events of rolled-back transactions never arrive');
+
+# Written while a drain runs: the next drain takes them.  A transaction
+# that wrote before the drain's snapshot but commits after it is the
+# interesting case.
+write_events(2, 1, 100);
+my $open = $node->background_psql('postgres');
+$open->query_safe(qq{BEGIN; SELECT rrr_write('$stream', '{"writer": 3, "seq": 1, "at": "2024-01-01"}');});
+like(drain(), qr/^imported\|100$/, 'a drain while another transaction holds an unwritten event');
+$open->query_safe('INSERT INTO written VALUES (3, 1); COMMIT');
+$open->quit;
+is(sql("SELECT count(*) FROM $queue"), 1, 'the late event waits in the queue');
+like(drain(), qr/^imported\|1$/, 'the next drain takes the late event');
+arrived('the late event arrived, once');
+
+# Concurrent writers in several sessions, drains in between.
+my @writers;
+for my $w (10 .. 13)
+{
+	my $s = $node->background_psql('postgres');
+	$s->query_until(qr/go/, qq{\\echo go
+SELECT rrr_write('$stream', jsonb_build_object('writer', $w, 'seq', g, 'at', now())) FROM generate_series(1, 2000) g;
+INSERT INTO written SELECT $w, g FROM generate_series(1, 2000) g;
+});
+	push @writers, $s;
+}
+for (1 .. 3) { like(drain(), qr/^imported\|\d+$/, 'a drain while four sessions write'); usleep(100_000); }
+$_->query_safe('SELECT 1') for @writers;
+$_->quit for @writers;
+like(drain(), qr/^imported\|\d+$/, 'a final drain');
+arrived('concurrent writers: every event exactly once');
+is(warehouse_sql(qq{SELECT count(*) - count(DISTINCT (writer, seq)) FROM "$stream"}), 0, 'no duplicate event');
+
+# ---------------------------------------------------------------------------
+# Exactly once: the engine dies after the warehouse committed the load and
+# before the local queue delete.  A session holds a SHARE lock on the queue:
+# the export's reads pass, the engine's final delete waits; then the engine
+# is killed.
+# ---------------------------------------------------------------------------
+write_events(20, 1, 300);
+my $blocker = $node->background_psql('postgres', on_error_stop => 0);
+$blocker->query_safe("BEGIN; LOCK TABLE $queue IN SHARE MODE");
+my $runner = $node->background_psql('postgres', on_error_stop => 0);
+$runner->query_until(qr/started/, qq{\\echo started\nSELECT rrr_replicate('$queue');\n});
+my $loaded = wait_until(sub {
+	warehouse_sql(qq{SELECT count(*) FROM "$stream" WHERE writer = 20}) eq '300';
+}, 60, 'the warehouse commit');
+ok($loaded, 'the warehouse committed the load');
+my $engine_pid;
+wait_until(sub {
+	$engine_pid = sql(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'redtrack engine' AND wait_event_type = 'Lock'});
+	return $engine_pid ne '';
+}, 30, 'the engine to wait for the queue lock');
+ok($engine_pid, "the engine waits for the local delete (pid $engine_pid)");
+kill 'KILL', $engine_pid;
+$blocker->quit;
+$runner->quit;
+# The postmaster reinitializes after the crash; wait for it to accept again.
+ok(wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'recovery'), 'the server recovered from the crash');
+is(sql("SELECT count(*) FROM $queue WHERE writer = 20"), 300, 'the events are still in the queue after the crash');
+like(drain(), qr/^imported\|300$/, 'the next run finds the load marker');
+is(sql("SELECT count(*) FROM $queue"), 0, 'and deletes the events it had loaded');
+arrived('exactly once across the crash: no event lost, none loaded twice');
+
+warehouse_sql(qq{DROP TABLE IF EXISTS "$stream"; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE});
+$node->stop;
+done_testing();
