@@ -271,7 +271,29 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 		rep->import_seconds = (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC;
 	}
 	else
-		rows_loaded = 0;		/* nothing changed: no trip to the warehouse */
+	{
+		/*
+		 * Nothing changed: no trip to the warehouse, except on a table's
+		 * first run, which creates the target even for an empty table.
+		 */
+		bool		first_run;
+		char	   *create_ddl = NULL;
+
+		engine_begin_transaction(cxt);
+		first_run = !state_has_imported(r->relid);
+		if (first_run)
+			create_ddl = r->strategy == STRATEGY_QUEUE
+				? redtrack_stream_ddl(get_rel_name(r->relid))
+				: target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+		engine_commit_transaction(cxt);
+		if (first_run)
+		{
+			if (conn == NULL)
+				conn = redshift_connect();
+			target_create(conn, r, target_describe(conn, r), create_ddl);
+		}
+		rows_loaded = 0;
+	}
 	redshift_disconnect(conn);
 
 	finish(r, rep, rows_loaded, cxt);

@@ -331,6 +331,21 @@ read_body(char *dest, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * libcurl rewinds the body to send it again, e.g. when a reused connection
+ * turns out to be closed; without this it fails the request.
+ */
+static int
+seek_body(void *arg, curl_off_t offset, int origin)
+{
+	Request    *req = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (size_t) offset > req->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	req->sent = (size_t) offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 static size_t
 write_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -481,6 +496,7 @@ curl_code_is_retryable(CURLcode rc)
 		case CURLE_RECV_ERROR:
 		case CURLE_GOT_NOTHING:
 		case CURLE_PARTIAL_FILE:
+		case CURLE_SEND_FAIL_REWIND:
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
@@ -623,6 +639,8 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
 		curl_easy_setopt(curl, CURLOPT_READDATA, req);
+		curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);
+		curl_easy_setopt(curl, CURLOPT_SEEKDATA, req);
 		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->body_len);
 	}
 	else if (strcmp(req->method, "POST") == 0)

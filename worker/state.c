@@ -171,6 +171,20 @@ state_get(int64 id)
 					 &args);
 }
 
+bool
+state_has_imported(Oid relid)
+{
+	SpiArgs		args = {0};
+	bool		found;
+
+	spi_arg_oid(&args, relid);
+	SPI_connect();
+	found = spi_run("SELECT 1 FROM redtrack.replications WHERE source = $1::pg_catalog.regclass "
+					"AND state = 'imported' LIMIT 1", &args, true) > 0;
+	SPI_finish();
+	return found;
+}
+
 char *
 state_watermark(Replicable *r)
 {

@@ -62,6 +62,9 @@ extern Replication *state_latest(Oid relid);
 extern Replication *state_get(int64 id);
 extern Replication *state_create(Replicable *r, const char *window_first);
 
+/* Whether any replication of the table was imported (since registration). */
+extern bool state_has_imported(Oid relid);
+
 /* The lower bound for the next replication of a table (NULL: everything). */
 extern char *state_watermark(Replicable *r);
 

@@ -234,7 +234,7 @@ sub parse_csv
 
 # Compare a query on the source with a query on the warehouse, row by row
 # (both must return rows as text in the same order).  Returns the number
-# of rows compared.
+# of rows compared (0 for two empty results), undef when they differ.
 sub compare_tables
 {
 	my ($node, $source_sql, $target_sql, $message) = @_;
@@ -255,7 +255,7 @@ sub compare_tables
 		diag("row $k: source: " . ($s[$k] // '<none>') . "\n       target: " . ($t[$k] // '<none>'));
 		last if ++$shown >= 5;
 	}
-	return 0;
+	return undef;
 }
 
 sub wait_until

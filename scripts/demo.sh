@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# redtrack's demo: `make demo` (or bash scripts/demo.sh) on a fresh Debian 12.
+#
+# Installs what is missing, builds and installs the extension, starts the
+# local stack (S3 and Redshift stand-ins, and a source PostgreSQL with
+# redtrack preloaded), creates a small shop schema, registers it with every
+# strategy plus an event stream, lets the background worker replicate,
+# changes the data, and shows the source and the Redshift side by side.
+# Run it again at will: it starts from a clean schema each time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "dependencies, build, install"
+bash scripts/deps.sh
+make -s -j2
+if [[ $(id -u) -eq 0 ]]; then make -s install; else sudo make -s install; fi
+
+say "local stack"
+bash test/stack/stack.sh start
+eval "$(bash test/stack/stack.sh env)"
+SRC=(psql -X -q -v ON_ERROR_STOP=1 "$REDTRACK_SOURCE_CONNINFO")
+DWH=(psql -X -q -v ON_ERROR_STOP=1 "$REDTRACK_WAREHOUSE_CONNINFO")
+
+say "a shop on the source, registered for replication"
+"${DWH[@]}" -c 'DROP SCHEMA IF EXISTS shop CASCADE' -c 'DROP TABLE IF EXISTS public.page_views'
+"${SRC[@]}" <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS redtrack;
+ALTER EXTENSION redtrack UPDATE;
+-- a fast schedule for the demo (the default is one minute)
+ALTER SYSTEM SET redtrack.naptime = 2;
+SELECT pg_reload_conf();
+
+SELECT rrr_drop_stream('page_views', force => true)
+FROM redtrack.streams WHERE name = 'page_views';
+DROP SCHEMA IF EXISTS shop CASCADE;
+CREATE SCHEMA shop;
+
+CREATE TABLE shop.users (
+    id bigint PRIMARY KEY,
+    email text NOT NULL,
+    name text,
+    country char(2),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON shop.users (updated_at);
+
+CREATE TABLE shop.orders (
+    id bigint PRIMARY KEY,
+    user_id bigint NOT NULL,
+    total numeric(10,2) NOT NULL,
+    status text NOT NULL DEFAULT 'new',
+    placed_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON shop.orders (updated_at);
+
+CREATE TABLE shop.audit_log (
+    id bigserial PRIMARY KEY,
+    actor text NOT NULL,
+    action text NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE shop.plans (
+    code text PRIMARY KEY,
+    price numeric(8,2) NOT NULL,
+    active boolean NOT NULL
+);
+
+INSERT INTO shop.users (id, email, name, country)
+SELECT g, 'user' || g || '@example.com', 'User ' || g, (ARRAY['DE','FR','US','JP'])[1 + g % 4]
+FROM generate_series(1, 5000) g;
+INSERT INTO shop.orders (id, user_id, total)
+SELECT g, 1 + g % 5000, round((random() * 200)::numeric, 2) FROM generate_series(1, 20000) g;
+INSERT INTO shop.audit_log (actor, action)
+SELECT 'user' || (g % 50), 'login' FROM generate_series(1, 3000) g;
+INSERT INTO shop.plans VALUES ('basic', 9.99, true), ('pro', 29.00, true), ('legacy', 4.50, false);
+
+-- timed: changed rows merged by key; deletes tracked
+SELECT rrr_register('shop.users', 'timed', target_table => 'shop.users', track_deletes => true);
+SELECT rrr_register('shop.orders', 'timed', target_table => 'shop.orders', track_deletes => true);
+-- identity: an append-only log
+SELECT rrr_register('shop.audit_log', 'identity', target_table => 'shop.audit_log');
+-- full: a small lookup table replaced every run
+SELECT rrr_register('shop.plans', 'full', target_table => 'shop.plans');
+-- an event stream, written through the validating API
+SELECT rrr_define_stream('page_views', '{
+    "user_id": {"type": "bigint", "constraint": "not null"},
+    "path": {"type": "varchar(128)", "constraint": "not null"},
+    "referrer": {"type": "varchar(256)"},
+    "at": {"type": "timestamptz", "constraint": "not null"}}',
+    sortkey => 'at', distkey => 'user_id');
+SELECT count(rrr_write('page_views', jsonb_build_object('user_id', 1 + g % 5000,
+    'path', '/product/' || g, 'at', now())))
+FROM generate_series(1, 2000) g \gset
+SELECT rrr_wake();
+SQL
+
+counts() {
+	local src dwh
+	src=$("${SRC[@]}" -At -c "SELECT (SELECT count(*) FROM shop.users), (SELECT count(*) FROM shop.orders),
+		(SELECT count(*) FROM shop.audit_log), (SELECT count(*) FROM shop.plans),
+		(SELECT count(*) FROM redtrack_streams.page_views)")
+	dwh=$("${DWH[@]}" -At -c "SELECT
+		(SELECT count(*) FROM shop.users), (SELECT count(*) FROM shop.orders),
+		(SELECT count(*) FROM shop.audit_log), (SELECT count(*) FROM shop.plans),
+		(SELECT count(*) FROM public.page_views)" 2>/dev/null || echo "-|-|-|-|-")
+	printf '%-12s %12s %12s %12s %8s %12s\n' "" users orders audit_log plans page_views
+	IFS='|' read -r a b c d e <<<"$src"
+	printf '%-12s %12s %12s %12s %8s %12s\n' "source" "$a" "$b" "$c" "$d" "$e (queued)"
+	IFS='|' read -r a b c d e <<<"$dwh"
+	printf '%-12s %12s %12s %12s %8s %12s\n' "Redshift" "$a" "$b" "$c" "$d" "$e"
+}
+
+wait_for_sync() {
+	local deadline=$((SECONDS + 120))
+	while ((SECONDS < deadline)); do
+		if [[ $("${SRC[@]}" -At -c "SELECT count(*) FROM redtrack.status WHERE last_state IS DISTINCT FROM 'imported' OR last_imported_at IS NULL OR (strategy = 'queue' AND backlog > 0)") == 0 ]]; then
+			sleep 3 # one more run, so changes made just before are in
+			return 0
+		fi
+		sleep 1
+	done
+	echo "the worker has not caught up after 2 minutes; see redtrack.status" >&2
+}
+
+say "the worker replicates on its own (naptime 2 s)"
+wait_for_sync
+counts
+
+say "changes: updates, deletes, new orders, more events"
+"${SRC[@]}" <<'SQL'
+UPDATE shop.users SET country = 'CA', updated_at = now() WHERE id % 10 = 0;
+DELETE FROM shop.orders WHERE id % 7 = 0;
+UPDATE shop.orders SET status = 'shipped', updated_at = now() WHERE id % 5 = 0;
+INSERT INTO shop.orders (id, user_id, total) SELECT g, 1 + g % 5000, 42 FROM generate_series(20001, 21000) g;
+INSERT INTO shop.audit_log (actor, action) SELECT 'admin', 'refund' FROM generate_series(1, 250);
+UPDATE shop.plans SET active = false WHERE code = 'pro';
+SELECT count(rrr_write('page_views', jsonb_build_object('user_id', g, 'path', '/cart', 'at', now())))
+FROM generate_series(1, 500) g \gset
+SQL
+wait_for_sync
+counts
+
+say "the warehouse matches the source"
+for t in users orders audit_log plans; do
+	s=$("${SRC[@]}" -At -c "SELECT md5(string_agg(t::text, ',' ORDER BY 1)) FROM (SELECT * FROM shop.$t ORDER BY 1) t")
+	d=$("${DWH[@]}" -At -c "SET TimeZone = '$("${SRC[@]}" -At -c 'SHOW TimeZone')'; SELECT md5(string_agg(t::text, ',' ORDER BY 1)) FROM (SELECT * FROM shop.$t ORDER BY 1) t")
+	[[ $s == "$d" ]] && echo "shop.$t: identical" || echo "shop.$t: DIFFERS"
+done
+
+say "redtrack.status"
+"${SRC[@]}" -c "SELECT source, strategy, last_state, last_rows, lag, backlog, last_error
+                FROM redtrack.status ORDER BY source::text"
+
+cat <<EOF
+
+Source PostgreSQL:   psql "$REDTRACK_SOURCE_CONNINFO"
+Redshift stand-in:   psql "host=127.0.0.1 port=$REDTRACK_REDSHIFT_PORT dbname=dev user=awsuser sslmode=require"
+                     (password Redtrack-test-1)
+Its PostgreSQL:      psql "$REDTRACK_WAREHOUSE_CONNINFO"
+Try:                 SELECT * FROM rrr_replicate('shop.users');   -- or rrr_replicate_all()
+                     SELECT * FROM redtrack.replications ORDER BY id DESC LIMIT 5;
+Stop everything:     bash test/stack/stack.sh stop
+EOF
