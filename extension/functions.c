@@ -165,7 +165,8 @@ run_and_report(FunctionCallInfo fcinfo, Oid *relids, int n, EngineMode mode)
 					 errhint("Commit the transaction that registered it, then replicate.")));
 		if (o->error[0])
 			ereport(WARNING,
-					(errmsg("replication of \"%s\" failed: %s",
+					(errcode(o->sqlstate ? o->sqlstate : ERRCODE_WARNING),
+					 errmsg("replication of \"%s\" failed: %s",
 							redtrack_relation_display_name(o->relid), o->error),
 					 errhint("redtrack.replications has the details; the next run retries it.")));
 

@@ -223,6 +223,15 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 	int64		rows_loaded;
 
 	memset(&layout, 0, sizeof(layout));
+
+	/* A configuration problem is not a replication's failure: check first. */
+	s3 = redtrack_s3_settings();
+	if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("redtrack.redshift_conninfo is not set"),
+				 errhint("Set it in postgresql.conf to the cluster's libpq connection string.")));
+
 	rep = prepare(r, mode, cxt);
 	if (rep == NULL)
 	{
@@ -233,7 +242,6 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 	*current = rep;
 	redtrack_progress_set_replication(rep->id);
 
-	s3 = redtrack_s3_settings();
 	if (replication_needs_export(rep))
 	{
 		if (mode == ENGINE_IMPORT)
@@ -358,6 +366,7 @@ engine_run_table(Oid relid, EngineMode mode, bool wait_for_lock, TableOutcome *o
 								  ? psprintf("%s\n%s", edata->message, edata->detail)
 								  : edata->message);
 		strlcpy(outcome->error, message, OUTCOME_ERROR_LEN);
+		outcome->sqlstate = edata->sqlerrcode;
 		if (rep)
 		{
 			engine_begin_transaction(cxt);

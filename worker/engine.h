@@ -32,6 +32,7 @@ typedef struct TableOutcome
 	int64		rows;
 	bool		skipped;		/* another run holds the table */
 	bool		not_registered;
+	int			sqlstate;		/* of the error, 0 on success */
 	char		error[OUTCOME_ERROR_LEN];	/* redacted; "" on success */
 } TableOutcome;
 
