@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "guc.h"
+#include "log_guard.h"
 #include "scheduler.h"
 #include "shmem.h"
 
@@ -35,6 +36,7 @@ _PG_init(void)
 
 	redtrack_define_gucs();
 	MarkGUCPrefixReserved("redtrack");
+	redtrack_install_log_guard();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -106,25 +106,55 @@ else
 fi
 
 # --- TAP ------------------------------------------------------------------------
-tap=(t/*.pl)
-if [[ -e ${tap[0]} ]]; then
-	note "TAP tests (prove)"
-	if [[ $MODE == soak ]]; then export REDTRACK_SOAK=1; fi
-	mkdir -p "$BUILD/tap"
-	[[ $(id -u) -eq 0 ]] && chown -R "$TEST_USER" "$BUILD/tap"
+# Every TAP test runs against the Redshift stand-in, then again with a plain
+# PostgreSQL warehouse (COPY FROM STDIN), the two loader dialects.
+# Soak mode runs only the random workload, long, and writes its figures to
+# bench/RELIABILITY.md.
+run_tap() {                     # run_tap DIALECT TEST...
+	local dialect=$1 dir=$BUILD/tap-$1 out p f
+	shift
+	note "TAP tests, $dialect dialect (prove)"
+	mkdir -p "$dir"
+	[[ $(id -u) -eq 0 ]] && chown -R "$TEST_USER" "$dir"
 	out=$(as_user env PATH="$PATH" \
 		PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl:$ROOT/t/lib" \
 		PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
-		TESTDIR="$BUILD/tap" REDTRACK_ROOT="$ROOT" REDTRACK_SOAK="${REDTRACK_SOAK:-}" \
-		prove --timer -v "${tap[@]}" 2>&1) || true
+		TESTDIR="$dir" REDTRACK_ROOT="$ROOT" REDTRACK_TEST_DIALECT="$dialect" \
+		REDTRACK_SOAK="${REDTRACK_SOAK:-}" REDTRACK_RELIABILITY_OUT="${REDTRACK_RELIABILITY_OUT:-}" \
+		prove --timer -v "$@" 2>&1) || true
 	echo "$out" | grep -vE '^ok [0-9]+ ' || true
 	p=$(grep -cE '^ok [0-9]+' <<<"$out" || true)
 	f=$(grep -cE '^not ok [0-9]+' <<<"$out" || true)
 	if ! grep -q '^Result: PASS' <<<"$out"; then ((f == 0)) && f=1; fi
 	if ((f > 0)); then
-		echo "TAP logs: $BUILD/tap/tmp_check/log"
+		echo "TAP logs: $dir/tmp_check/log"
 	fi
-	record "TAP" "$p" "$f"
+	record "TAP ($dialect)" "$p" "$f"
+}
+
+tap=(t/*.pl)
+if [[ -e ${tap[0]} ]]; then
+	if [[ $MODE == soak ]]; then
+		export REDTRACK_SOAK=1
+		REDTRACK_RELIABILITY_OUT=$BUILD/reliability.md
+		: >"$REDTRACK_RELIABILITY_OUT"
+		[[ $(id -u) -eq 0 ]] && chown "$TEST_USER" "$REDTRACK_RELIABILITY_OUT"
+		export REDTRACK_RELIABILITY_OUT
+		run_tap redshift t/005_random.pl
+		{
+			echo "# Reliability"
+			echo
+			echo "Written by \`make soak\` on $(date -u '+%Y-%m-%d %H:%M UTC') ($(nproc) cores)."
+			echo "The random workload of t/005_random.pl, 200 rounds with 50 kill -9s of the"
+			echo "worker, against the Redshift stand-in; after every round every table is"
+			echo "compared with its target row by row."
+			cat "$REDTRACK_RELIABILITY_OUT"
+		} >bench/RELIABILITY.md
+		echo "figures written to bench/RELIABILITY.md"
+	else
+		run_tap redshift "${tap[@]}"
+		run_tap postgres "${tap[@]}"
+	fi
 fi
 
 note "summary"

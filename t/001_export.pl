@@ -96,6 +96,7 @@ for my $i (0 .. $#rows)
 	{
 		$want[12] = defined $want[12] ? $want[12] : undef;
 		$want[16] = defined $want[16] ? $micros : undef;                           # interval: microseconds
+		$want[1] = substr($want[1], 0, 65535) if defined $want[1];                  # VARCHAR(65535) bytes (ASCII here)
 		$want[4] = undef if defined $want[4] && $want[4] =~ /NaN|Infinity/;        # DECIMAL has no NaN
 		$want[9] = { 'infinity' => '9999-12-31', '-infinity' => '0001-01-01' }->{$want[9]} // $want[9] if defined $want[9];
 		$want[10] = '9999-12-31 23:59:59.999999' if defined $want[10] && $want[10] eq 'infinity';
@@ -133,7 +134,9 @@ like($raw, qr/^3,"\\N","\\N",/m, 'a literal \\N is an ordinary quoted string');
 
 my $counts = $node->safe_psql('postgres',
 	"SELECT rows, truncated_values, clamped_values FROM redtrack.replications WHERE id = $rid");
-is($counts, $pg ? '6|0|0' : '6|0|7', 'values changed on the way are counted (infinite dates, NaN decimals)');
+# Redshift: the 100 000-byte text is cut to VARCHAR(65535); three infinite
+# dates and timestamps and a NaN numeric are clamped.
+is($counts, $pg ? '6|0|0' : '6|1|4', 'values changed on the way are counted (long text; infinite dates, NaN decimals)');
 
 # ---------------------------------------------------------------------------
 # Multipart: a file larger than one part, and nothing left unfinished.

@@ -100,13 +100,15 @@ CREATE TABLE plans (code text PRIMARY KEY, price numeric(8,2), active boolean);
 INSERT INTO plans VALUES ('basic', 9.99, true), ('pro', 29.00, true), ('legacy', 4.50, false);
 SELECT rrr_register('plans', 'full', target_table => '$schema."Plan Catalogue"');
 });
+# Redshift folds even quoted identifiers to lower case.
+my $catalogue = $pg ? qq{$schema."Plan Catalogue"} : qq{$schema."plan catalogue"};
 is(replicate('plans'), 'imported|3|', 'full: the first replication');
 sql(q{DELETE FROM plans WHERE code = 'legacy'; UPDATE plans SET price = 39 WHERE code = 'pro'; INSERT INTO plans VALUES ('team', 99, true);});
 is(replicate('plans'), 'imported|3|', 'full: replaced');
-same('plans', 'code, price, active', qq{$schema."Plan Catalogue"}, 'full: a renamed target holds the current table');
+same('plans', 'code, price, active', $catalogue, 'full: a renamed target holds the current table');
 sql(q{DELETE FROM plans});
 is(replicate('plans'), 'imported|0|', 'full: an empty source');
-is(warehouse_sql(qq{SELECT count(*) FROM $schema."Plan Catalogue"}), 0, 'full: an empty source empties the target');
+is(warehouse_sql("SELECT count(*) FROM $catalogue"), 0, 'full: an empty source empties the target');
 
 # ---------------------------------------------------------------------------
 # A column subset: a column the target lacks never leaves the source.

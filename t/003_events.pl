@@ -102,6 +102,25 @@ arrived('concurrent writers: every event exactly once');
 is(warehouse_sql(qq{SELECT count(*) - count(DISTINCT (writer, seq)) FROM "$stream"}), 0, 'no duplicate event');
 
 # ---------------------------------------------------------------------------
+# Exactly once when the answer to COMMIT is lost: the stand-in lets the
+# warehouse commit the load, then drops the connection.  The engine cannot
+# know the load happened; the next run must find the load marker and not
+# load the events again.
+# ---------------------------------------------------------------------------
+unless ($pg)
+{
+	write_events(30, 1, 200);
+	redshift_admin('PUT', 'faults', { rules => [ { match => '^\s*COMMIT', when => 'after', action => 'kill', count => 1 } ] });
+	like(drain(), qr/^failed\|/, 'the drain fails when the connection drops after the warehouse committed');
+	clear_faults();
+	is(warehouse_sql(qq{SELECT count(*) FROM "$stream" WHERE writer = 30}), 200, 'the warehouse did commit the load');
+	is(sql("SELECT count(*) FROM $queue WHERE writer = 30"), 200, 'the events are still queued locally');
+	like(drain(), qr/^imported\|200$/, 'the next drain finds the marker and finishes the replication');
+	is(sql("SELECT count(*) FROM $queue"), 0, 'and deletes the events it had loaded');
+	arrived('exactly once when COMMIT\'s answer is lost');
+}
+
+# ---------------------------------------------------------------------------
 # Exactly once: the engine dies after the warehouse committed the load and
 # before the local queue delete.  A session holds a SHARE lock on the queue:
 # the export's reads pass, the engine's final delete waits; then the engine
@@ -123,8 +142,12 @@ wait_until(sub {
 }, 30, 'the engine to wait for the queue lock');
 ok($engine_pid, "the engine waits for the local delete (pid $engine_pid)");
 kill 'KILL', $engine_pid;
-$blocker->quit;
-$runner->quit;
+# The crash ends every session: their psql may be gone before \q reaches it.
+{
+	local $SIG{PIPE} = 'IGNORE';
+	eval { $blocker->quit };
+	eval { $runner->quit };
+}
 # The postmaster reinitializes after the crash; wait for it to accept again.
 ok(wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'recovery'), 'the server recovered from the crash');
 is(sql("SELECT count(*) FROM $queue WHERE writer = 20"), 300, 'the events are still in the queue after the crash');

@@ -174,20 +174,12 @@ for my $round (1 .. $rounds)
 			  . " INSERT INTO r_versioned (id, v) VALUES (" . (500000 + $round) . ", 'late');");
 	}
 
-	# Faults for this round.
+	# Faults for this round: kills spread so that all of them happen by the
+	# last round, otherwise an S3 or a Redshift fault now and then.
+	my $kill = $kills_done < $kills_wanted
+	  && rand() < ($kills_wanted - $kills_done) / ($rounds - $round + 1);
 	my $fault = rand();
-	if ($fault < 0.15)
-	{
-		$figures{s3_faults}++;
-		s3_admin('PUT', 'faults', { seed => $seed + $round, error_rate => 0.2, error_statuses => [ 500, 503 ], reset_rate => 0.05 });
-	}
-	elsif ($fault < 0.25 && !$pg)
-	{
-		$figures{redshift_faults}++;
-		redshift_admin('PUT', 'faults', { rules => [ { match => pick('^\s*COPY', '^\s*COMMIT', '^\s*INSERT'),
-			when => pick('before', 'after'), action => 'kill', count => 1 } ] });
-	}
-	elsif ($fault < 0.40 && $kills_done < $kills_wanted)
+	if ($kill)
 	{
 		# kill -9 the worker in the middle of a run, at a random moment.
 		sql('SELECT rrr_wake()');
@@ -198,10 +190,24 @@ for my $round (1 .. $rounds)
 			kill 'KILL', $pid;
 			$kills_done++;
 			$figures{kills}++;
-			eval { $open->quit } if $open;    # the crash ended every session
+			{
+				local $SIG{PIPE} = 'IGNORE';
+				eval { $open->quit } if $open;    # the crash ended every session
+			}
 			undef $open;
 			wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'recovery');
 		}
+	}
+	elsif ($fault < 0.15)
+	{
+		$figures{s3_faults}++;
+		s3_admin('PUT', 'faults', { seed => $seed + $round, error_rate => 0.2, error_statuses => [ 500, 503 ], reset_rate => 0.05 });
+	}
+	elsif ($fault < 0.30 && !$pg)
+	{
+		$figures{redshift_faults}++;
+		redshift_admin('PUT', 'faults', { rules => [ { match => pick('^\s*COPY', '^\s*COMMIT', '^\s*INSERT'),
+			when => pick('before', 'after'), action => 'kill', count => 1 } ] });
 	}
 
 	my $done = replicate_until_done();

@@ -41,8 +41,8 @@ sub state
 my $huge = 'x' x (2 * 1024 * 1024);
 my $deep = ('[' x 10000) . (']' x 10000);
 my $enormous = '{"n": 1, "pad": "' . ('y' x (5 * 1024 * 1024)) . '"}';
-my $injection = q{x"; DROP TABLE users; --};
-my $quoted = q{"x""; DROP TABLE users; --"};    # the same name, quoted
+my $injection = q{x"; drop table users; --};
+my $quoted = q{"x""; drop table users; --"};    # the same name, quoted
 my @bad = (
 	[ q{SELECT rrr_register('no_such_table', 'timed')}, '42P01', 'an unknown table' ],
 	[ q{SELECT rrr_register('users', 'sometimes')}, '22023', 'an unknown strategy' ],
@@ -109,13 +109,13 @@ INSERT INTO $quoted VALUES (1, 'a'), (2, 'b');
 SELECT rrr_register('$quoted', 'timed', track_deletes => true, target_table => '$schema.$quoted');
 DELETE FROM $quoted WHERE $quoted = 2;
 });
-like(sql(q{SELECT state FROM rrr_replicate('"x""; DROP TABLE users; --"')}), qr/imported/, 'a table named for injection replicates');
+like(sql(q{SELECT state FROM rrr_replicate('"x""; drop table users; --"')}), qr/imported/, 'a table named for injection replicates');
 compare_tables($node, qq{SELECT $quoted, "it's" FROM $quoted ORDER BY 1},
 	qq{SELECT $quoted, "it's" FROM $schema.$quoted ORDER BY 1}, 'its rows and its delete arrived');
 is(sql('SELECT count(*) FROM users'), 2, 'the users table is still there');
-sql(qq{SELECT rrr_define_stream('$injection', '{"x\\"; DROP TABLE users; --": {"type": "varchar(40)"}}')});
-sql(qq{SELECT rrr_write('$injection', '{"x\\"; DROP TABLE users; --": "ok"}')});
-like(sql(qq{SELECT state || rows FROM rrr_replicate('redtrack_streams."x""; DROP TABLE users; --"')}), qr/imported1/,
+sql(qq{SELECT rrr_define_stream('$injection', '{"x\\"; drop table users; --": {"type": "varchar(40)"}}')});
+sql(qq{SELECT rrr_write('$injection', '{"x\\"; drop table users; --": "ok"}')});
+like(sql(qq{SELECT state || rows FROM rrr_replicate('redtrack_streams."x""; drop table users; --"')}), qr/imported1/,
 	'a stream named for injection drains');
 
 # ---------------------------------------------------------------------------

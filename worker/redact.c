@@ -24,15 +24,16 @@
 
 #define MASK "********"
 
+/* Shorter values are not real secrets, and masking them would shred text. */
+#define MIN_SECRET_LENGTH 6
+#define MAX_SECRETS 8
+
 static void
 mask_value(StringInfo buf, const char *secret)
 {
 	size_t		n;
 	char	   *hit;
 
-	/* Too short to be a real secret, and masking it would shred text. */
-	if (secret == NULL || strlen(secret) < 6)
-		return;
 	n = strlen(secret);
 	while ((hit = strstr(buf->data, secret)) != NULL)
 	{
@@ -48,22 +49,57 @@ mask_value(StringInfo buf, const char *secret)
 	}
 }
 
-static void
-mask_conninfo_password(StringInfo buf)
+/*
+ * The password in redtrack.redshift_conninfo, parsed again only when the
+ * setting changes: the log hook asks for it on every message.
+ */
+static const char *
+conninfo_password(void)
 {
+	static char *parsed_conninfo = NULL;
+	static char *password = NULL;
 	PQconninfoOption *options;
 
 	if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
-		return;
+		return NULL;
+	if (parsed_conninfo && strcmp(parsed_conninfo, redtrack_redshift_conninfo) == 0)
+		return password;
+
+	free(parsed_conninfo);
+	free(password);
+	parsed_conninfo = strdup(redtrack_redshift_conninfo);
+	password = NULL;
 	options = PQconninfoParse(redtrack_redshift_conninfo, NULL);
 	if (options == NULL)
-		return;
+		return NULL;
 	for (PQconninfoOption *o = options; o->keyword; o++)
 	{
 		if (strcmp(o->keyword, "password") == 0 && o->val)
-			mask_value(buf, o->val);
+			password = strdup(o->val);
 	}
 	PQconninfoFree(options);
+	return password;
+}
+
+/* The secret values currently known; returns how many were stored. */
+static int
+known_secrets(const char *secrets[], int max)
+{
+	const char *candidates[] = {
+		redtrack_aws_secret_access_key,
+		redtrack_aws_session_token,
+		getenv("AWS_SECRET_ACCESS_KEY"),
+		getenv("AWS_SESSION_TOKEN"),
+		conninfo_password(),
+	};
+	int			n = 0;
+
+	for (int i = 0; i < lengthof(candidates) && n < max; i++)
+	{
+		if (candidates[i] && strlen(candidates[i]) >= MIN_SECRET_LENGTH)
+			secrets[n++] = candidates[i];
+	}
+	return n;
 }
 
 /* Keywords after which a credential follows. */
@@ -173,17 +209,34 @@ char *
 redtrack_redact(const char *text)
 {
 	StringInfoData buf;
+	const char *secrets[MAX_SECRETS];
+	int			nsecrets;
 
 	if (text == NULL)
 		return NULL;
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, text);
 
-	mask_value(&buf, redtrack_aws_secret_access_key);
-	mask_value(&buf, redtrack_aws_session_token);
-	mask_value(&buf, getenv("AWS_SECRET_ACCESS_KEY"));
-	mask_value(&buf, getenv("AWS_SESSION_TOKEN"));
-	mask_conninfo_password(&buf);
+	nsecrets = known_secrets(secrets, MAX_SECRETS);
+	for (int i = 0; i < nsecrets; i++)
+		mask_value(&buf, secrets[i]);
 	mask_after_keywords(&buf);
 	return buf.data;
+}
+
+bool
+redtrack_mentions_secret(const char *text)
+{
+	const char *secrets[MAX_SECRETS];
+	int			nsecrets;
+
+	if (text == NULL)
+		return false;
+	nsecrets = known_secrets(secrets, MAX_SECRETS);
+	for (int i = 0; i < nsecrets; i++)
+	{
+		if (strstr(text, secrets[i]) != NULL)
+			return true;
+	}
+	return false;
 }

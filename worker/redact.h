@@ -13,4 +13,7 @@
 /* A palloc'd copy of text with every known secret replaced by ********. */
 extern char *redtrack_redact(const char *text);
 
+/* Whether text holds the value of a known secret (no allocation). */
+extern bool redtrack_mentions_secret(const char *text);
+
 #endif							/* REDTRACK_REDACT_H */
