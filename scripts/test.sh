@@ -91,8 +91,8 @@ record "pg_regress" "$p" "$f"
 note "local stack"
 STACK_STARTED=1
 if bash test/stack/stack.sh start; then
-	eval "$(bash test/stack/stack.sh env)"
 	note "stand-in tests (node --test)"
+	# before the stack's settings are exported: some tests set their own
 	out=$(cd test/stack && npm test 2>&1) || true
 	echo "$out" | grep -E '^(not ok|# (tests|pass|fail|skipped))' || true
 	p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' <<<"$out" | tail -1)
@@ -100,6 +100,7 @@ if bash test/stack/stack.sh start; then
 	if [[ -z $p ]]; then p=0; f=1; echo "$out" | tail -50; fi
 	if ((f > 0)); then echo "$out" | grep -B2 -A30 '^not ok' | head -200; fi
 	record "stand-ins" "$p" "${f:-0}"
+	eval "$(bash test/stack/stack.sh env)"
 else
 	bash test/stack/stack.sh logs 2>/dev/null | tail -50 || true
 	record "stack start" 0 1

@@ -89,7 +89,8 @@ test('env prints every setting as an export line that a shell can eval', () => {
   const evaluated = spawnSync('bash', ['-c', `${res.stdout}\necho "$REDTRACK_REDSHIFT_CONNINFO|$REDTRACK_S3_ENDPOINT"`], { encoding: 'utf8', env: {} });
   assert.equal(evaluated.stdout.trim(),
     `host=127.0.0.1 port=${env.redshiftPort} dbname=dev user=awsuser passfile=${env.stackDir}/pgpass sslmode=require|${env.s3Endpoint}`);
-  const moved = stack(['env'], { REDTRACK_S3_PORT: '59999' });
+  // the endpoint follows the port unless given itself (undefined: unset here)
+  const moved = stack(['env'], { REDTRACK_S3_PORT: '59999', REDTRACK_S3_ENDPOINT: undefined });
   assert.match(moved.stdout, /^export REDTRACK_S3_ENDPOINT='http:\/\/127\.0\.0\.1:59999'$/m);
 });
 
