@@ -24,9 +24,10 @@ SRC=(psql -X -q -v ON_ERROR_STOP=1 "$REDTRACK_SOURCE_CONNINFO")
 DWH=(psql -X -q -v ON_ERROR_STOP=1 "$REDTRACK_WAREHOUSE_CONNINFO")
 
 say "a shop on the source, registered for replication"
-"${DWH[@]}" -c 'DROP SCHEMA IF EXISTS shop CASCADE' -c 'DROP TABLE IF EXISTS public.page_views'
+"${DWH[@]}" -c 'SET client_min_messages = warning' -c 'DROP SCHEMA IF EXISTS shop CASCADE' -c 'DROP TABLE IF EXISTS public.page_views'
 "${SRC[@]}" <<'SQL'
 SET client_min_messages = warning;
+\o /dev/null
 CREATE EXTENSION IF NOT EXISTS redtrack;
 ALTER EXTENSION redtrack UPDATE;
 -- a fast schedule for the demo (the default is one minute)
@@ -97,6 +98,8 @@ SELECT count(rrr_write('page_views', jsonb_build_object('user_id', 1 + g % 5000,
     'path', '/product/' || g, 'at', now())))
 FROM generate_series(1, 2000) g \gset
 SELECT rrr_wake();
+\o
+SELECT source, strategy, target FROM redtrack.status ORDER BY source::text;
 SQL
 
 counts() {
@@ -144,6 +147,25 @@ FROM generate_series(1, 500) g \gset
 SQL
 wait_for_sync
 counts
+
+say "a failure at 3 a.m.: S3 refuses every upload"
+S3_ADMIN=http://127.0.0.1:$REDTRACK_S3_PORT/_admin/faults
+curl -sf -X PUT -H 'content-type: application/json' -d '{"refuse_writes": true}' "$S3_ADMIN" >/dev/null
+"${SRC[@]}" -c "UPDATE shop.users SET name = name || ' (vip)', updated_at = now() WHERE id <= 100"
+deadline=$((SECONDS + 60))
+until [[ $("${SRC[@]}" -At -c "SELECT last_state FROM redtrack.status WHERE source = 'shop.users'::regclass") == failed ]] ||
+	((SECONDS > deadline)); do sleep 1; done
+"${SRC[@]}" -c "SELECT source, last_state, last_retries, left(last_error, 90) AS last_error
+                FROM redtrack.status WHERE last_state = 'failed' ORDER BY source::text"
+echo "(the worker retries each failed table after a backoff that doubles: 2 s, 4 s, 8 s, ...)"
+sleep 5
+
+say "S3 is back: the worker heals on its own"
+curl -sf -X DELETE "$S3_ADMIN" >/dev/null
+wait_for_sync
+counts
+"${SRC[@]}" -c "SELECT id, state, failed_phase, retries, rows FROM redtrack.replications
+                WHERE source = 'shop.users'::regclass ORDER BY id DESC LIMIT 3"
 
 say "the warehouse matches the source"
 for t in users orders audit_log plans; do
