@@ -33,4 +33,8 @@ module.exports = {
   tempAccessKeyId: env.REDTRACK_AWS_TEMP_ACCESS_KEY_ID || 'ASIAREDTRACKTEMP',
   tempSecretAccessKey: env.REDTRACK_AWS_TEMP_SECRET_ACCESS_KEY || 'redtrack-temp-secret',
   sessionToken: env.REDTRACK_AWS_SESSION_TOKEN || 'redtrack-test-session-token',
+  iamRole: env.REDTRACK_IAM_ROLE || 'arn:aws:iam::123456789012:role/redtrack-test',
+  redshiftUser: env.REDTRACK_REDSHIFT_USER || 'awsuser',
+  redshiftPassword: env.REDTRACK_REDSHIFT_PASSWORD || 'Redtrack-test-1',
+  redshiftDatabase: env.REDTRACK_REDSHIFT_DATABASE || 'dev',
 };

@@ -1,41 +1,29 @@
 'use strict';
-// Settings of the Redshift stand-in, from the environment with the defaults
-// of the shared stack contract (test/stack/README.md). Tests read the same
-// module so that they and the server agree.
+// Settings of the Redshift stand-in: the stack's shared settings
+// (lib/env.js, the contract of test/stack/README.md) under the names the
+// stand-in uses. Tests read the same module so that they and the server agree.
 
 const path = require('node:path');
-
-const env = process.env;
-
-function port(name, fallback) {
-  const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
-  if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new Error(`${name} must be a TCP port number, got ${JSON.stringify(env[name])}`);
-  }
-  return value;
-}
-
-const stackDir = env.REDTRACK_STACK_DIR || '/tmp/redtrack-stack';
-const s3Port = port('REDTRACK_S3_PORT', 59000);
+const stack = require('../lib/env');
 
 module.exports = {
-  host: '127.0.0.1',
-  stackDir,
-  port: port('REDTRACK_REDSHIFT_PORT', 55439),
-  adminPort: port('REDTRACK_REDSHIFT_ADMIN_PORT', 55440),
-  warehousePort: port('REDTRACK_WAREHOUSE_PORT', 55438),
-  user: env.REDTRACK_REDSHIFT_USER || 'awsuser',
-  password: env.REDTRACK_REDSHIFT_PASSWORD || 'Redtrack-test-1',
-  database: env.REDTRACK_REDSHIFT_DATABASE || 'dev',
-  tlsCert: path.join(stackDir, 'tls', 'server.crt'),
-  tlsKey: path.join(stackDir, 'tls', 'server.key'),
-  s3Endpoint: env.REDTRACK_S3_ENDPOINT || `http://127.0.0.1:${s3Port}`,
-  bucket: env.REDTRACK_S3_BUCKET || 'redtrack-test',
-  region: env.REDTRACK_S3_REGION || 'us-east-1',
-  accessKeyId: env.REDTRACK_AWS_ACCESS_KEY_ID || 'AKIDREDTRACKTEST',
-  secretAccessKey: env.REDTRACK_AWS_SECRET_ACCESS_KEY || 'redtrack-test-secret',
-  tempAccessKeyId: env.REDTRACK_AWS_TEMP_ACCESS_KEY_ID || 'ASIAREDTRACKTEMP',
-  tempSecretAccessKey: env.REDTRACK_AWS_TEMP_SECRET_ACCESS_KEY || 'redtrack-temp-secret',
-  sessionToken: env.REDTRACK_AWS_SESSION_TOKEN || 'redtrack-test-session-token',
-  iamRole: env.REDTRACK_IAM_ROLE || 'arn:aws:iam::123456789012:role/redtrack-test',
+  host: stack.host,
+  stackDir: stack.stackDir,
+  port: stack.redshiftPort,
+  adminPort: stack.redshiftAdminPort,
+  warehousePort: stack.warehousePort,
+  user: stack.redshiftUser,
+  password: stack.redshiftPassword,
+  database: stack.redshiftDatabase,
+  tlsCert: path.join(stack.stackDir, 'tls', 'server.crt'),
+  tlsKey: path.join(stack.stackDir, 'tls', 'server.key'),
+  s3Endpoint: stack.s3Endpoint,
+  bucket: stack.bucket,
+  region: stack.region,
+  accessKeyId: stack.accessKeyId,
+  secretAccessKey: stack.secretAccessKey,
+  tempAccessKeyId: stack.tempAccessKeyId,
+  tempSecretAccessKey: stack.tempSecretAccessKey,
+  sessionToken: stack.sessionToken,
+  iamRole: stack.iamRole,
 };
