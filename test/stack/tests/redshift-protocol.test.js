@@ -195,7 +195,9 @@ test('fault: during COPY — killed after rows reached the warehouse, which roll
   await kit.sleep(300);
   assert.equal(await count(t), 0);
   const { json } = await kit.admin('GET', '/stats');
-  assert.equal(json.rowsLoaded, before, 'the COPY never completed');
+  // The counter is the server's, shared with any other client: this COPY's
+  // 5000 rows must not be in it.
+  assert.ok(json.rowsLoaded - before < 5000, 'the COPY never completed');
   assert.ok(json.faultsFired['during:kill'] >= 1);
   const lingering = await wh.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY%during%FROM STDIN'");
   assert.equal(lingering.rows[0].n, 0, 'the warehouse session is gone');
