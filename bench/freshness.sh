@@ -57,7 +57,6 @@ out=$("$PG_BINDIR/pgbench" -n -h 127.0.0.1 -p "$REDTRACK_SOURCE_PORT" -U postgre
 	-c 2 -j 2 -R "$BENCH_FRESH_RATE" -T "$BENCH_FRESH_SECONDS" \
 	-f "$BENCH_HOME/pgbench/fresh_insert.sql@1" -f "$BENCH_HOME/pgbench/fresh_update.sql@1" 2>&1) ||
 	die "pgbench failed: $out"
-ended=$(src_val "SELECT clock_timestamp()")
 changes=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
 note "pgbench: $changes changes in ${BENCH_FRESH_SECONDS}s"
 

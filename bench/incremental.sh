@@ -64,7 +64,7 @@ for ((run = 1; run <= BENCH_RUNS; run++)); do
 		t1=$(now)
 		record incremental redtrack "$rows" "$run" seconds "$(elapsed "$t0" "$t1")"
 		record_split "$rows" "$run" "$id"
-	done < <(rotate "$run" $BENCH_INC_SIZES)
+	done < <(rotate "$run" $BENCH_INC_SIZES) # (the list splits into its sizes)
 	note "run $run: $(awk -F'\t' -v r="$run" '$1 == "incremental" && $2 == "redtrack" && $4 == r && $5 ~ /seconds|rows/ { printf "%s %s=%s  ", $3, $5, $6 }' "$BENCH_WORK/results.tsv")"
 done
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Settings and helpers shared by the benchmark scripts.  Sourced, not run:
 #   source "$(dirname "$0")/lib.sh"
 #
@@ -7,6 +8,7 @@
 # nor the outgoing connections of a busy machine can collide with it.
 
 BENCH_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # ROOT is used by run.sh
 ROOT=$(cd "$BENCH_HOME/.." && pwd)
 
 export REDTRACK_STACK_DIR=${REDTRACK_STACK_DIR:-/tmp/redtrack-bench-stack}
