@@ -277,12 +277,12 @@ export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
 		}
 		else
 		{
-			ListCell   *lc;
+			ListCell   *mc;
 
 			(void) redtrack_column_map(r->relid, target->columns, false, &missing);
-			foreach(lc, missing)
+			foreach(mc, missing)
 			{
-				const char *field = lfirst(lc);
+				const char *field = lfirst(mc);
 				char	   *type;
 
 				if (strncmp(field, STREAM_INTERNAL_PREFIX, strlen(STREAM_INTERNAL_PREFIX)) == 0)
