@@ -17,6 +17,10 @@
  */
 #include "postgres.h"
 
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 #include <ctype.h>
 
 #include "access/xact.h"

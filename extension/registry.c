@@ -722,6 +722,14 @@ rrr_register(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(6))
 	{
 		every = PG_GETARG_INTERVAL_P(6);
+#if PG_VERSION_NUM >= 170000
+		/* 17 has infinite intervals; a table due "never" is not a schedule */
+		if (INTERVAL_NOT_FINITE(every))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("every must be a finite interval"),
+					 errhint("Unregister the table, or call rrr_replicate() on demand.")));
+#endif
 		if (every->month < 0 || every->day < 0 || every->time < 0 ||
 			(every->month == 0 && every->day == 0 && every->time == 0))
 			ereport(ERROR,
@@ -921,8 +929,13 @@ replicable_from_tuple(HeapTuple tuple, TupleDesc desc)
 	{
 		Interval   *every = DatumGetIntervalP(d);
 
-		r->every_usecs = every->time + every->day * USECS_PER_DAY +
-			(int64) every->month * DAYS_PER_MONTH * USECS_PER_DAY;
+#if PG_VERSION_NUM >= 170000
+		if (INTERVAL_NOT_FINITE(every))
+			r->every_usecs = INTERVAL_IS_NOEND(every) ? PG_INT64_MAX : PG_INT64_MIN;
+		else
+#endif
+			r->every_usecs = every->time + every->day * USECS_PER_DAY +
+				(int64) every->month * DAYS_PER_MONTH * USECS_PER_DAY;
 	}
 	d = SPI_getbinval(tuple, desc, 8, &isnull);
 	r->distkey = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));

@@ -120,7 +120,7 @@ run_tap() {                     # run_tap DIALECT TEST...
 	out=$(as_user env PATH="$PATH" \
 		PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl:$ROOT/t/lib" \
 		PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
-		TESTDIR="$dir" REDTRACK_ROOT="$ROOT" REDTRACK_TEST_DIALECT="$dialect" \
+		TESTDIR="$dir" TESTDATADIR="$dir/tmp_check" TESTLOGDIR="$dir/log" REDTRACK_ROOT="$ROOT" REDTRACK_TEST_DIALECT="$dialect" \
 		REDTRACK_SOAK="${REDTRACK_SOAK:-}" REDTRACK_RELIABILITY_OUT="${REDTRACK_RELIABILITY_OUT:-}" \
 		prove --timer -v "$@" 2>&1) || true
 	echo "$out" | grep -vE '^ok [0-9]+ ' || true

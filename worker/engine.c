@@ -354,9 +354,15 @@ engine_run_table(Oid relid, EngineMode mode, bool wait_for_lock, TableOutcome *o
 		ErrorData  *edata;
 		char	   *message;
 		Replication *rep = current;
-		const char *phase = rep ? pstrdup(replication_phase(rep)) : "starting";
+		const char *phase;
 
+		/*
+		 * Copy what outlives the abort into the run's context first: the
+		 * error may have been thrown with a transaction's (or SPI's) context
+		 * current, and AbortCurrentTransaction frees those.
+		 */
 		MemoryContextSwitchTo(cxt);
+		phase = rep ? pstrdup(replication_phase(rep)) : "starting";
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();

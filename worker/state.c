@@ -231,13 +231,18 @@ run_update(const char *sql, SpiArgs *args)
 	SPI_finish();
 }
 
+/*
+ * The new state string lives in the replication's own context: callers run
+ * inside transactions and SPI calls whose contexts end before the
+ * replication does, and the error path reads the state after an abort.
+ */
 void
 state_resume(Replication *rep, const char *state)
 {
 	SpiArgs		args = {0};
 
 	rep->retries++;
-	rep->state = pstrdup(state);
+	rep->state = MemoryContextStrdup(GetMemoryChunkContext(rep), state);
 	rep->error = NULL;
 	spi_arg_int8(&args, rep->id);
 	spi_arg_text(&args, state);
@@ -250,7 +255,7 @@ state_set(Replication *rep, const char *state)
 {
 	SpiArgs		args = {0};
 
-	rep->state = pstrdup(state);
+	rep->state = MemoryContextStrdup(GetMemoryChunkContext(rep), state);
 	spi_arg_int8(&args, rep->id);
 	spi_arg_text(&args, state);
 	run_update("UPDATE redtrack.replications SET state = $2, failed_phase = NULL, "

@@ -14,11 +14,16 @@
  * Values Redshift cannot represent are never allowed to fail a load:
  * strings longer than the target are cut on a character boundary, dates
  * outside years 1..9999 (including infinity) are clamped, and NaN or
- * infinite decimals become NULL; each is counted and reported.
+ * infinite decimals become NULL, and (on 17) infinite intervals are clamped
+ * to BIGINT's bounds; each is counted and reported.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
@@ -650,6 +655,16 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				int64		part;
 				bool		overflow;
 
+#if PG_VERSION_NUM >= 170000
+				/* 17's infinite intervals: BIGINT has none, so clamp as dates do */
+				if (INTERVAL_NOT_FINITE(iv))
+				{
+					counters->clamped++;
+					bytebuf_append(out, buf,
+								   pg_lltoa(INTERVAL_IS_NOEND(iv) ? PG_INT64_MAX : PG_INT64_MIN, buf));
+					break;
+				}
+#endif
 				/* EXTRACT(EPOCH FROM interval): a year is 365.25 days */
 				overflow = pg_mul_s64_overflow(years, (int64) 31557600 * USECS_PER_SEC, &micros);
 				overflow |= pg_mul_s64_overflow(months, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &part) ||

@@ -11,6 +11,7 @@ use warnings;
 
 use Encode ();
 use Exporter 'import';
+use File::Spec;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IPC::Run;
@@ -66,7 +67,7 @@ sub new_source
 	my $dialect = $opts{dialect} // 'redshift';
 
 	$node->init;
-	my $passfile = $node->basedir . '/pgpass';
+	my $passfile = File::Spec->rel2abs($node->basedir . '/pgpass');
 	open my $fh, '>', $passfile or die "cannot write $passfile: $!";
 	print $fh "127.0.0.1:$env{redshift_port}:$env{database}:$env{user}:$env{password}\n";
 	close $fh;
