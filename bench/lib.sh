@@ -34,8 +34,10 @@ BENCH_DEL_SINGLE=${BENCH_DEL_SINGLE:-10000}             # deletes: rows deleted 
 BENCH_EVENTS=${BENCH_EVENTS:-100000}                    # write API: events per run
 BENCH_FRESH_SECONDS=${BENCH_FRESH_SECONDS:-60}          # freshness: workload duration
 BENCH_FRESH_RATE=${BENCH_FRESH_RATE:-1000}              # freshness: row changes per second
+BENCH_BLOAT_SECONDS=${BENCH_BLOAT_SECONDS:-120}         # queue bloat: workload duration
+BENCH_BLOAT_RATE=${BENCH_BLOAT_RATE:-1000}              # queue bloat: events per second
 BENCH_DIALECT=${BENCH_DIALECT:-postgres}                # postgres | redshift | auto
-BENCH_SECTIONS=${BENCH_SECTIONS-export incremental deletes write_api freshness}
+BENCH_SECTIONS=${BENCH_SECTIONS-export incremental deletes write_api freshness queue_bloat}
 BENCH_WORK=${BENCH_WORK:-}                              # temp dir (run.sh makes one)
 
 PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}

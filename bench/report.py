@@ -7,6 +7,8 @@ WORKDIR holds what the section scripts recorded:
   results.tsv    section, case, size, run, metric, value (one measurement a line)
   facts.tsv      key, value (machine, versions, settings, parameters)
   freshness.tsv  segment, delay in seconds (one change a line)
+  bloat.tsv      seconds, heap bytes, total bytes, live, dead, backlog,
+                 autovacuums (one sample of the queue table a line)
 Every figure is a median over the runs with its min-max; ratios are ratios
 of medians.  The chart is drawn by gnuplot (bench/throughput.gp).
 """
@@ -41,7 +43,14 @@ def load(workdir):
         for line in open(path):
             segment, delay = line.split("\t")
             delays[int(segment)].append(float(delay))
-    return results, facts, delays
+    bloat = []
+    path = os.path.join(workdir, "bloat.tsv")
+    if os.path.exists(path):
+        for line in open(path):
+            fields = line.split()
+            if len(fields) == 7:
+                bloat.append(tuple(float(x) for x in fields))
+    return results, facts, delays, bloat
 
 
 def median(values):
@@ -96,10 +105,11 @@ def verdict(ok):
 
 
 class Report:
-    def __init__(self, results, facts, delays):
+    def __init__(self, results, facts, delays, bloat=()):
         self.r = results
         self.facts = facts
         self.delays = delays
+        self.bloat = list(bloat)
         self.out = []
         self.summary = []  # (comparison, measured, goal, verdict)
 
@@ -455,10 +465,61 @@ class Report:
         self.w()
         self.summary.append(("7. freshness, p95 commit → warehouse", fmt(p95), "< 5 s", ok))
 
+    def queue_bloat(self):
+        if not self.bloat:
+            return
+        f = self.facts
+        g = lambda m: median(self.get("bloat", "workload", "-", m) or [float("nan")])
+        written, loaded, distinct = g("written"), g("loaded"), g("distinct_loaded")
+        secs, reps, failed = g("seconds"), g("replications"), g("failed_replications")
+        during = [b for b in self.bloat if b[0] <= secs]
+        half = [b for b in during if b[0] > secs / 2]
+        first = [b for b in during if b[0] <= secs / 2]
+        self.w("## 8. Queue table size under continuous writes")
+        self.w()
+        self.w(f"A stream with the write API section's four fields; `pgbench -c 2 -j 2 -R "
+               f"{f.get('BENCH_BLOAT_RATE', 1000)} -T {f.get('BENCH_BLOAT_SECONDS', 120)}`, one `rrr_write` per "
+               "transaction (bench/pgbench/write_bloat.sql), while the background worker drains the queue "
+               "(`redtrack.naptime = 1`); autovacuum at the server's defaults (`autovacuum_naptime` = 1 min), the "
+               "queue table with redtrack's settings (vacuum after every 10,000 deleted rows). The queue table "
+               "(heap, and heap + primary key index) sampled every 2 s:")
+        self.w()
+        self.w("| at | heap | heap + index | live rows | dead rows | backlog | autovacuums |")
+        self.w("|---:|---:|---:|---:|---:|---:|---:|")
+        picks = []
+        for frac in (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0):
+            near = min(during, key=lambda b: abs(b[0] - frac * secs), default=None)
+            if near and near not in picks:
+                picks.append(near)
+        if self.bloat[-1] not in picks:
+            picks.append(self.bloat[-1])
+        for b in picks:
+            label = f"{b[0]:.0f} s" if b[0] <= secs else f"{b[0]:.0f} s (drained)"
+            self.w(f"| {label} | {b[1] / 1e6:.1f} MB | {b[2] / 1e6:.1f} MB | {b[3]:,.0f} | {b[4]:,.0f} "
+                   f"| {b[5]:,.0f} | {b[6]:.0f} |")
+        self.w()
+        peak_first = max((b[2] for b in first), default=0)
+        peak_second = max((b[2] for b in half), default=0)
+        ratio = peak_second / peak_first if peak_first else float("inf")
+        ok = ratio <= 1.25
+        exact = written == loaded == distinct
+        self.w(f"Peak size (heap + index) in the first half {peak_first / 1e6:.1f} MB, in the second half "
+               f"{peak_second / 1e6:.1f} MB ({ratio:.2f} ×): the size stops growing once autovacuum has run, "
+               "because the drained rows' space is reused by new events. Goal: steady state, the second "
+               f"half's peak within 1.25 × the first half's — {verdict(ok)}. {reps:.0f} replications "
+               f"({failed:.0f} failed); the warehouse holds {loaded:,.0f} events of {written:,.0f} written, "
+               f"{distinct:,.0f} distinct — {'exactly once' if exact else '**NOT exactly once**'}.")
+        self.w()
+        self.summary.append(("8. queue table, second-half peak / first-half peak",
+                             f"{ratio:.2f} × ({peak_second / 1e6:.1f} MB)", "≤ 1.25 ×", ok))
+        self.summary.append(("8. queue events loaded exactly once", f"{loaded:,.0f} of {written:,.0f}",
+                             "all, no duplicate", exact))
+
     def durations(self):
         f = self.facts
         parts = [f"{name} {float(f['duration_' + name]):.0f} s" for name in
-                 ["export", "incremental", "deletes", "write_api", "freshness"] if "duration_" + name in f]
+                 ["export", "incremental", "deletes", "write_api", "freshness", "queue_bloat"]
+                 if "duration_" + name in f]
         if parts:
             self.w("## Run time")
             self.w()
@@ -474,6 +535,7 @@ class Report:
         self.deletes()
         self.write_api()
         self.freshness()
+        self.queue_bloat()
         self.durations()
         lines = ["## Summary", "", "| comparison | measured | goal | |", "|---|---|---|---|"]
         for name, measured, goal, ok in self.summary:
@@ -510,8 +572,8 @@ def chart(report, svg_path, workdir):
 
 def main():
     workdir, results_md, svg = sys.argv[1:4]
-    results, facts, delays = load(workdir)
-    report = Report(results, facts, delays)
+    results, facts, delays, bloat = load(workdir)
+    report = Report(results, facts, delays, bloat)
     text = report.render()
     chart(report, svg, workdir)
     with open(results_md, "w") as out:

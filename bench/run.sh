@@ -18,11 +18,12 @@
 #   BENCH_DEL_BULK=100000 BENCH_DEL_SINGLE=10000   delete tracking
 #   BENCH_EVENTS=100000                    write API: events per run
 #   BENCH_FRESH_SECONDS=60 BENCH_FRESH_RATE=1000   freshness workload
+#   BENCH_BLOAT_SECONDS=120 BENCH_BLOAT_RATE=1000  queue bloat workload (events)
 #   BENCH_SLICES=4                         redtrack.slices and RRR's split count
 #   BENCH_DIALECT=postgres                 postgres: load straight into the warehouse
 #                                          PostgreSQL; redshift: through the Redshift
 #                                          stand-in (must be up); auto: redshift if up
-#   BENCH_SECTIONS="export incremental deletes write_api freshness"
+#   BENCH_SECTIONS="export incremental deletes write_api freshness queue_bloat"
 #   BENCH_KEEP_STACK=1                     leave the private stack running at the end
 #   REDTRACK_STACK_DIR=/tmp/redtrack-bench-stack and REDTRACK_*_PORT (see lib.sh)
 set -euo pipefail
@@ -137,7 +138,8 @@ done
 	                          'redtrack.compression_level', 'redtrack.max_file_size', 'redtrack.watermark_margin',
 	                          'synchronous_commit', 'fsync')")"
 	for v in BENCH_SIZES BENCH_RUNS BENCH_MEMORY_SIZES BENCH_INC_SIZES BENCH_INC_ROWS BENCH_DEL_BULK \
-		BENCH_DEL_SINGLE BENCH_EVENTS BENCH_FRESH_SECONDS BENCH_FRESH_RATE BENCH_SLICES BENCH_SECTIONS; do
+		BENCH_DEL_SINGLE BENCH_EVENTS BENCH_FRESH_SECONDS BENCH_FRESH_RATE BENCH_BLOAT_SECONDS BENCH_BLOAT_RATE \
+		BENCH_SLICES BENCH_SECTIONS; do
 		fact "$v" "${!v}"
 	done
 }
@@ -149,6 +151,7 @@ for section in $BENCH_SECTIONS; do
 	deletes) say "5. delete tracking" ;;
 	write_api) say "6. write API" ;;
 	freshness) say "7. freshness" ;;
+	queue_bloat) say "8. queue table size under continuous writes" ;;
 	*) die "unknown section '$section'" ;;
 	esac
 	t0=$(now)

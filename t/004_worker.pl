@@ -10,6 +10,7 @@ use PostgreSQL::Test::Utils;
 use RedtrackTest;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use JSON::PP ();
 
 my $dialect = $ENV{REDTRACK_TEST_DIALECT} // 'redshift';
 my $pg = ($dialect eq 'postgres');
@@ -168,6 +169,77 @@ is(scalar @{ s3_admin('GET', 'uploads')->{uploads} }, 0, 'no orphaned multipart 
 is(sql(q{SELECT count(*) FROM redtrack.replications AS r WHERE state NOT IN ('imported', 'canceled')
 	AND NOT EXISTS (SELECT FROM redtrack.progress AS p WHERE p.replication_id = r.id)}), 0,
 	'no replication is left half done (other than one running now)');
+
+# ---------------------------------------------------------------------------
+# The source server stopped mid-export, with a fast and with an immediate
+# shutdown, and started again: the new worker resumes; nothing lost or
+# doubled, no multipart upload left behind.
+# ---------------------------------------------------------------------------
+for my $mode ('fast', 'immediate')
+{
+	my $n = $mode eq 'fast' ? 8000 : 8100;
+	sql(qq{INSERT INTO orders (id, v) SELECT g, '$mode ' || g FROM generate_series($n, $n + 50) g;
+		UPDATE orders SET v = v || '+', updated_at = now() WHERE id BETWEEN 20 AND 40;});
+	s3_admin('PUT', 'faults', { rules => [ { method => 'PUT', path => 'orders/.*part-', count => 1000, action => 'latency:15000' } ] });
+	ok(wait_until(sub {
+		sql(q{SELECT count(*) FROM redtrack.progress WHERE source = 'orders'::regclass AND phase = 'exporting'}) eq '1';
+	}, 60, "an export before the $mode shutdown"), "an export is in flight before the $mode shutdown");
+	usleep(500_000);
+	my $t0 = time();
+	$node->stop($mode);
+	my $took = time() - $t0;
+	ok($took < 8, sprintf('the %s shutdown did not wait for the 15 s upload (%.1f s)', $mode, $took));
+	clear_faults();
+	$node->start;
+	wait_sync('orders', "after the $mode shutdown mid-export and a start", 120);
+}
+is(scalar @{ s3_admin('GET', 'uploads')->{uploads} }, 0, 'no orphaned multipart upload after the restarts');
+
+# ---------------------------------------------------------------------------
+# S3 out for a minute (every request answered 503): each run fails with the
+# reason recorded, the worker backs off instead of spinning, and the
+# replication completes once S3 is back.
+# ---------------------------------------------------------------------------
+sub failures_since
+{
+	my ($t) = @_;
+	return sql(qq{SELECT count(*) FROM redtrack.replications
+		WHERE source = 'orders'::regclass AND updated_at >= '$t' AND (state = 'failed' OR error IS NOT NULL)});
+}
+
+my $outage_start = sql('SELECT now()');
+sql(q{INSERT INTO orders (id, v) SELECT g, 'during the S3 outage ' || g FROM generate_series(8500, 8600) g;
+	DELETE FROM orders WHERE id BETWEEN 8000 AND 8010;});
+s3_admin('PUT', 'faults', { outage_ms => 60_000 });
+my $outage_t0 = time();
+ok(wait_until(sub { failures_since($outage_start) > 0 }, 30, 'a failed run'), 'a run during the S3 outage fails');
+like(sql(qq{SELECT error FROM redtrack.replications WHERE source = 'orders'::regclass AND updated_at >= '$outage_start'
+	AND error IS NOT NULL ORDER BY updated_at DESC LIMIT 1}), qr/ServiceUnavailable|503/, 'with S3\'s answer as the reason');
+ok(!in_sync('orders'), 'the target waits while S3 is out');
+sleep 1 while time() - $outage_t0 < 55;
+my $runs = sql(qq{SELECT count(*) FROM redtrack.replications WHERE source = 'orders'::regclass AND created_at >= '$outage_start'});
+my $attempts = sql(qq{SELECT coalesce(sum(retries + 1), 0) FROM redtrack.replications
+	WHERE source = 'orders'::regclass AND created_at >= '$outage_start'});
+# Without backoff a 1 s naptime would make ~55 attempts.
+ok($attempts <= 27, "the worker backs off during the outage ($attempts attempts in $runs replications over ~55 s, naptime 1 s)");
+wait_sync('orders', 'after a minute-long S3 outage', 150);
+is(scalar @{ s3_admin('GET', 'uploads')->{uploads} }, 0, 'no orphaned multipart upload after the outage');
+
+# ---------------------------------------------------------------------------
+# Redshift unreachable for a while (connections refused, the open ones
+# dropped): the same, on the warehouse side.
+# ---------------------------------------------------------------------------
+unless ($pg)
+{
+	my $down_start = sql('SELECT now()');
+	sql(q{UPDATE orders SET v = v || ' (warehouse down)', updated_at = now() WHERE id BETWEEN 8500 AND 8520;});
+	redshift_admin('PUT', 'faults', { down_ms => 30_000, kill_existing => JSON::PP::true });
+	ok(wait_until(sub { failures_since($down_start) > 0 }, 30, 'a failed run'), 'a run while Redshift is down fails');
+	like(sql(qq{SELECT error FROM redtrack.replications WHERE source = 'orders'::regclass AND updated_at >= '$down_start'
+		AND error IS NOT NULL ORDER BY updated_at DESC LIMIT 1}), qr/Redshift|connect|refused|terminat|closed/i,
+		'with the connection error as the reason');
+	wait_sync('orders', 'after Redshift was unreachable for 30 s', 150);
+}
 
 # ---------------------------------------------------------------------------
 # Missing configuration: reported once per run, in status, with a hint

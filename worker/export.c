@@ -44,8 +44,13 @@
 #include "typemap.h"
 #include "watermark.h"
 
-#define MIN_PART_SIZE (5 * 1024 * 1024)		/* S3's minimum for all but the last */
-#define PART_SIZE (8 * 1024 * 1024)
+/*
+ * Parts of S3's minimum size (all but a file's last part must reach it):
+ * the pipeline holds slices + uploaders of them, so the smallest size keeps
+ * the export's memory smallest, and S3's 10,000-part limit still allows
+ * 48 GiB per file.
+ */
+#define PART_SIZE (5 * 1024 * 1024)
 #define MAX_CHUNK_SIZE (256 * 1024)
 #define UPLOAD_THREADS 2
 #define PROGRESS_EVERY_ROWS 4096

@@ -23,8 +23,14 @@
 #include "pipeline.h"
 
 #define CHUNK_QUEUE 4			/* chunks waiting for the compressor */
-#define UPLOAD_QUEUE_EXTRA 1	/* parts waiting beyond one per uploader */
 #define WAIT_SLICE_MS 100
+
+/*
+ * Room above part_size in a part buffer: a part is queued once it reaches
+ * part_size, so it can overshoot by one chunk's compressed output (at most
+ * deflateBound of a chunk) plus the 64 kB run_deflate reserves per call.
+ */
+#define PART_HEADROOM(chunk) ((chunk) + (chunk) / 8 + 256 * 1024)
 
 typedef struct UploadFile
 {
@@ -86,6 +92,17 @@ struct Pipeline
 	ByteBuf    *free_chunks;	/* recycled chunk buffers */
 	int			free_count;
 	int			free_cap;
+
+	/*
+	 * Part buffers: a fixed pool of slices + uploaders, each allocated once
+	 * at full size and reused, so what an export holds is the same for any
+	 * table large enough to fill one part per slice.
+	 */
+	ByteBuf    *free_parts;
+	int			free_part_count;
+	int			parts_allocated;
+	int			part_pool_size;
+	size_t		part_capacity;
 
 	Slice	   *slices;
 	UploadFile **files;
@@ -199,6 +216,66 @@ thread_sleep(void *arg, int ms)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/*
+ * Compressor only: give the slice a part buffer to compress into, waiting
+ * for an uploader to hand one back when the whole pool is in use.
+ */
+static bool
+acquire_part(Pipeline *p, Slice *s)
+{
+	if (s->part.data != NULL)
+		return true;
+	pthread_mutex_lock(&p->mu);
+	while (p->free_part_count == 0 && p->parts_allocated == p->part_pool_size && !p->aborting)
+		timed_wait(p);
+	if (p->aborting)
+	{
+		pthread_mutex_unlock(&p->mu);
+		return false;
+	}
+	if (p->free_part_count > 0)
+	{
+		s->part = p->free_parts[--p->free_part_count];
+		pthread_mutex_unlock(&p->mu);
+		return true;
+	}
+	p->parts_allocated++;
+	pthread_mutex_unlock(&p->mu);
+
+	/* Untouched pages cost nothing: a small export stays small. */
+	memset(&s->part, 0, sizeof(s->part));
+	s->part.data = malloc(p->part_capacity);
+	if (s->part.data == NULL)
+	{
+		fail(p, "out of memory allocating an upload part");
+		return false;
+	}
+	s->part.cap = p->part_capacity;
+	return true;
+}
+
+/* Uploaders: a sent part's buffer goes back to the pool (takes the lock). */
+static void
+release_part(Pipeline *p, ByteBuf *buf)
+{
+	pthread_mutex_lock(&p->mu);
+	if (buf->data != NULL && !buf->oom && buf->cap == p->part_capacity &&
+		p->free_part_count < p->part_pool_size)
+	{
+		bytebuf_reset(buf);
+		p->free_parts[p->free_part_count++] = *buf;
+		memset(buf, 0, sizeof(*buf));
+	}
+	else
+	{
+		/* grown past its size (cannot happen) or broken: drop it */
+		bytebuf_free(buf);
+		p->parts_allocated--;
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* Compressor only: a new file for a slice (takes the lock). */
 static bool
 open_file(Pipeline *p, Slice *s)
@@ -240,7 +317,6 @@ open_file(Pipeline *p, Slice *s)
 
 	s->file = f;
 	s->parts_queued = 0;
-	bytebuf_reset(&s->part);
 	return f->key != NULL;
 }
 
@@ -279,6 +355,8 @@ queue_part(Pipeline *p, Slice *s, bool last)
 static bool
 finish_file(Pipeline *p, Slice *s)
 {
+	if (!acquire_part(p, s))
+		return false;
 	if (!gzip_stream_finish(&s->gz, &s->part) || s->part.oom)
 	{
 		fail(p, "gzip compression failed");
@@ -316,6 +394,8 @@ compress_chunk(Pipeline *p, ChunkJob *job)
 		if (!rotate_files(p))
 			return false;
 	}
+	if (!acquire_part(p, s))
+		return false;
 	if (!gzip_stream_write(&s->gz, job->data.data, job->data.len, &s->part) || s->part.oom)
 	{
 		fail(p, "gzip compression failed");
@@ -540,7 +620,7 @@ uploader_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 
 		ok = upload_part(p, client, &job);
-		bytebuf_free(&job.data);
+		release_part(p, &job.data);
 
 		pthread_mutex_lock(&p->mu);
 		if (!ok)
@@ -574,13 +654,17 @@ pipeline_start(const PipelineConfig *config, char *errbuf, size_t errlen)
 	p->key_prefix = strdup(config->key_prefix);
 	p->file_stem = strdup(config->file_stem);
 	p->slices = calloc(config->slices, sizeof(Slice));
-	p->upload_cap = config->uploaders + UPLOAD_QUEUE_EXTRA;
+	p->part_pool_size = config->slices + config->uploaders;
+	p->part_capacity = config->part_size + PART_HEADROOM(config->chunk_size);
+	p->free_parts = calloc(p->part_pool_size, sizeof(ByteBuf));
+	/* every queued part holds a pool buffer: the queue never overflows */
+	p->upload_cap = p->part_pool_size;
 	p->uploads = calloc(p->upload_cap, sizeof(UploadJob));
 	p->free_cap = CHUNK_QUEUE + 1;
 	p->free_chunks = calloc(p->free_cap, sizeof(ByteBuf));
 	p->uploaders = calloc(config->uploaders, sizeof(pthread_t));
 	if (!p->key_prefix || !p->file_stem || !p->slices || !p->uploads ||
-		!p->free_chunks || !p->uploaders)
+		!p->free_chunks || !p->free_parts || !p->uploaders)
 	{
 		snprintf(errbuf, errlen, "out of memory");
 		pipeline_destroy(p);
@@ -810,6 +894,8 @@ pipeline_destroy(Pipeline *p)
 		bytebuf_free(&p->uploads[(p->upload_head + i) % p->upload_cap].data);
 	for (int i = 0; i < p->free_count; i++)
 		bytebuf_free(&p->free_chunks[i]);
+	for (int i = 0; i < p->free_part_count; i++)
+		bytebuf_free(&p->free_parts[i]);
 	for (int i = 0; i < p->nfiles; i++)
 	{
 		UploadFile *f = p->files[i];
@@ -826,6 +912,7 @@ pipeline_destroy(Pipeline *p)
 	free(p->slices);
 	free(p->uploads);
 	free(p->free_chunks);
+	free(p->free_parts);
 	free(p->uploaders);
 	free(p->key_prefix);
 	free(p->file_stem);

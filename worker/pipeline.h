@@ -11,8 +11,10 @@
  * slices move to new files together, so an export always writes a
  * multiple of `slices` files of about equal size.
  *
- * Memory is bounded whatever the table size: slices chunk buffers, a few
- * queued chunks, one part buffer per slice and a few parts in flight.
+ * Memory is flat whatever the table size: slices chunk buffers, a few
+ * queued chunks, and a pool of slices + uploaders part buffers allocated
+ * once at part_size (plus headroom) and reused; when all are filling,
+ * queued or uploading, the compressor waits for an uploader to return one.
  * Nothing is written to local disk.
  *
  * Pure C and pthreads: no thread here calls PostgreSQL.  The main thread
