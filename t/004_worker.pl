@@ -242,6 +242,24 @@ unless ($pg)
 }
 
 # ---------------------------------------------------------------------------
+# A stream drained by the worker: the rows it deletes reach the statistics
+# autovacuum works from (a worker must flush them itself), so the queue
+# table is vacuumed instead of growing without bound.
+# ---------------------------------------------------------------------------
+my $stream = 'wevents_' . substr($schema, -12);
+sql(qq{SELECT rrr_define_stream('$stream', '{"n": {"type": "integer", "constraint": "not null"}}')});
+sql(qq{SELECT rrr_write('$stream', jsonb_build_object('n', g)) FROM generate_series(1, 300) g});
+ok(wait_until(sub { sql(qq{SELECT count(*) FROM redtrack_streams."$stream"}) eq '0' }, 60, 'the drain'),
+	'the worker drains the stream');
+is(warehouse_sql(qq{SELECT count(*) || ':' || count(DISTINCT n) || ':' || sum(n) FROM "$stream"}), '300:300:45150',
+	'every event arrived once');
+ok(wait_until(sub {
+	sql(qq{SELECT n_tup_del FROM pg_stat_user_tables WHERE relid = 'redtrack_streams."$stream"'::regclass}) >= 300
+}, 30, 'the statistics'), 'the drained rows reach pg_stat_user_tables (n_tup_del), so autovacuum sees them');
+sql(qq{SELECT rrr_drop_stream('$stream', force => true)});
+warehouse_sql(qq{DROP TABLE IF EXISTS "$stream"});
+
+# ---------------------------------------------------------------------------
 # Missing configuration: reported once per run, in status, with a hint
 # ---------------------------------------------------------------------------
 my $log_before = -s $node->logfile;

@@ -293,6 +293,14 @@ redtrack_scheduler_main(Datum main_arg)
 														 redtrack_naptime * 1000L);
 		redtrack_scheduler_report(&status);
 		pgstat_report_activity(STATE_IDLE, NULL);
+
+		/*
+		 * A backend flushes its table statistics when it goes idle; a
+		 * background worker must do it itself.  Without this autovacuum
+		 * never learns of the rows the drains of queue tables delete, and
+		 * a queue grows without bound.
+		 */
+		pgstat_report_stat(true);
 		MemoryContextReset(cxt);
 
 		/* rrr_wake sets the latch: a wake during the run ends this wait. */
