@@ -36,6 +36,7 @@ BENCH_FRESH_SECONDS=${BENCH_FRESH_SECONDS:-60}          # freshness: workload du
 BENCH_FRESH_RATE=${BENCH_FRESH_RATE:-1000}              # freshness: row changes per second
 BENCH_BLOAT_SECONDS=${BENCH_BLOAT_SECONDS:-120}         # queue bloat: workload duration
 BENCH_BLOAT_RATE=${BENCH_BLOAT_RATE:-1000}              # queue bloat: events per second
+BENCH_BLOAT_AUTOVACUUM_NAPTIME=${BENCH_BLOAT_AUTOVACUUM_NAPTIME:-10s}  # queue bloat: the server's autovacuum_naptime
 BENCH_DIALECT=${BENCH_DIALECT:-postgres}                # postgres | redshift | auto
 BENCH_SECTIONS=${BENCH_SECTIONS-export incremental deletes write_api freshness queue_bloat}
 BENCH_WORK=${BENCH_WORK:-}                              # temp dir (run.sh makes one)

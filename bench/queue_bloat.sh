@@ -4,9 +4,13 @@
 # without bound").
 #
 # A stream bench_bloat (the write API section's four fields).  Worker:
-# redtrack.enabled = on, redtrack.naptime = 1 (s); autovacuum at the
-# server's defaults (autovacuum_naptime = 1 min), the queue table with
-# redtrack's own settings (vacuum after every 10,000 deleted rows).
+# redtrack.enabled = on, redtrack.naptime = 1 (s); the queue table with
+# redtrack's own settings (vacuum after every 10,000 deleted rows), and
+# autovacuum_naptime = BENCH_BLOAT_AUTOVACUUM_NAPTIME (10 s): autovacuum
+# looks at a database only that often, so the dead space between two
+# vacuums is about rate x autovacuum_naptime rows whatever the threshold,
+# and a two-minute run with the default minute would show only the first
+# two cycles, not the steady state.
 # Workload: pgbench -R BENCH_BLOAT_RATE -T BENCH_BLOAT_SECONDS, 2 clients,
 # one rrr_write per transaction (bench/pgbench/write_bloat.sql).  A sampler records every 2 s the queue's
 # heap size, total size (with its index), live and dead tuples, backlog and
@@ -39,7 +43,9 @@ sample() {
 }
 
 src -c "ALTER SYSTEM SET redtrack.naptime = 1" -c "ALTER SYSTEM SET redtrack.enabled = on" \
+	-c "ALTER SYSTEM SET autovacuum_naptime = '$BENCH_BLOAT_AUTOVACUUM_NAPTIME'" \
 	-c "SELECT pg_reload_conf()" >/dev/null
+record bloat workload - 0 autovacuum_naptime_s "$(src_val "SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'")"
 started=$(src_val "SELECT clock_timestamp()")
 "$PG_BINDIR/pgbench" -n -h 127.0.0.1 -p "$REDTRACK_SOURCE_PORT" -U postgres postgres \
 	-c 2 -j 2 -R "$BENCH_BLOAT_RATE" -T "$BENCH_BLOAT_SECONDS" -f "$script" >"$BENCH_WORK/bloat_pgbench.out" 2>&1 &
@@ -62,7 +68,7 @@ for ((i = 0; i < 300; i++)); do
 done
 sample "$started" >>"$BENCH_WORK/bloat.tsv"
 src -c "ALTER SYSTEM RESET redtrack.naptime" -c "ALTER SYSTEM SET redtrack.enabled = off" \
-	-c "SELECT pg_reload_conf()" >/dev/null
+	-c "ALTER SYSTEM RESET autovacuum_naptime" -c "SELECT pg_reload_conf()" >/dev/null
 
 loaded=$(wh_val "SELECT count(*) FROM $stream")
 record bloat workload - 0 written "$written"

@@ -19,6 +19,7 @@
 #   BENCH_EVENTS=100000                    write API: events per run
 #   BENCH_FRESH_SECONDS=60 BENCH_FRESH_RATE=1000   freshness workload
 #   BENCH_BLOAT_SECONDS=120 BENCH_BLOAT_RATE=1000  queue bloat workload (events)
+#   BENCH_BLOAT_AUTOVACUUM_NAPTIME=10s             autovacuum_naptime during it
 #   BENCH_SLICES=4                         redtrack.slices and RRR's split count
 #   BENCH_DIALECT=postgres                 postgres: load straight into the warehouse
 #                                          PostgreSQL; redshift: through the Redshift
@@ -139,7 +140,7 @@ done
 	                          'synchronous_commit', 'fsync')")"
 	for v in BENCH_SIZES BENCH_RUNS BENCH_MEMORY_SIZES BENCH_INC_SIZES BENCH_INC_ROWS BENCH_DEL_BULK \
 		BENCH_DEL_SINGLE BENCH_EVENTS BENCH_FRESH_SECONDS BENCH_FRESH_RATE BENCH_BLOAT_SECONDS BENCH_BLOAT_RATE \
-		BENCH_SLICES BENCH_SECTIONS; do
+		BENCH_BLOAT_AUTOVACUUM_NAPTIME BENCH_SLICES BENCH_SECTIONS; do
 		fact "$v" "${!v}"
 	done
 }

@@ -141,15 +141,19 @@ if [[ -e ${tap[0]} ]]; then
 		: >"$REDTRACK_RELIABILITY_OUT"
 		[[ $(id -u) -eq 0 ]] && chown "$TEST_USER" "$REDTRACK_RELIABILITY_OUT"
 		export REDTRACK_RELIABILITY_OUT
-		run_tap redshift t/005_random.pl
+		run_tap redshift t/005_random.pl t/004_worker.pl t/006_hostile.pl t/007_security.pl
 		{
 			echo "# Reliability"
 			echo
-			echo "Written by \`make soak\` on $(date -u '+%Y-%m-%d %H:%M UTC') ($(nproc) cores)."
-			echo "The random workload of t/005_random.pl, 200 rounds with 50 kill -9s of the"
-			echo "worker, against the Redshift stand-in; after every round every table is"
-			echo "compared with its target row by row."
+			echo "Written by \`make soak\` on $(date -u '+%Y-%m-%d %H:%M UTC') ($(nproc) cores), against the"
+			echo "Redshift stand-in: the random workload of t/005_random.pl, 200 rounds with 50"
+			echo "kill -9s of the worker, every table compared with its target row by row after"
+			echo "every round; then the worker's faults (t/004_worker.pl), hostile input"
+			echo "(t/006_hostile.pl) and secrets (t/007_security.pl). Result of the run: $passed"
+			echo "checks passed, $failed failed."
 			cat "$REDTRACK_RELIABILITY_OUT"
+			echo
+			cat bench/reliability_found.md
 		} >bench/RELIABILITY.md
 		echo "figures written to bench/RELIABILITY.md"
 	else

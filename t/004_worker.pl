@@ -35,10 +35,13 @@ sub in_sync
 	return $source eq ($target // '');
 }
 
+my %figures = (syncs => 0, synced => 0);
+
 sub wait_sync
 {
 	my ($table, $what, $timeout) = @_;
-	ok(wait_until(sub { in_sync($table) }, $timeout // 90, $what), $what);
+	$figures{syncs}++;
+	$figures{synced}++ if ok(wait_until(sub { in_sync($table) }, $timeout // 90, $what), $what);
 	compare_tables($node, "SELECT id, v FROM $table ORDER BY id", "SELECT id, v FROM $schema.$table ORDER BY id",
 		"$table: source = target ($what)");
 	is(warehouse_sql("SELECT count(*) - count(DISTINCT id) FROM $schema.$table"), 0, "$table: no duplicates ($what)");
@@ -124,6 +127,7 @@ wait_until(sub { sql(q{SELECT count(*) FROM redtrack.progress WHERE source = 'wi
 my $pid = worker_pid();
 my $t0 = time();
 sql("SELECT pg_terminate_backend($pid)");
+$figures{sigterm}++;
 wait_until(sub { !kill(0, $pid) }, 30, 'the worker to exit');
 my $stopped = time() - $t0;
 ok($stopped < 2, sprintf('SIGTERM stopped the worker in %.2f s, in the middle of an 8 s upload', $stopped));
@@ -161,6 +165,7 @@ for my $phase ('exporting', 'uploading', 'importing')
 	usleep(500_000);
 	$pid = worker_pid();
 	kill 'KILL', $pid;
+	$figures{kills}++;
 	clear_faults();
 	ok(wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'recovery'), "recovered after kill -9 while $phase");
 	wait_sync('orders', "after kill -9 while $phase", 120);
@@ -187,6 +192,7 @@ for my $mode ('fast', 'immediate')
 	usleep(500_000);
 	my $t0 = time();
 	$node->stop($mode);
+	$figures{"$mode shutdowns"}++;
 	my $took = time() - $t0;
 	ok($took < 8, sprintf('the %s shutdown did not wait for the 15 s upload (%.1f s)', $mode, $took));
 	clear_faults();
@@ -221,6 +227,7 @@ my $runs = sql(qq{SELECT count(*) FROM redtrack.replications WHERE source = 'ord
 my $attempts = sql(qq{SELECT coalesce(sum(retries + 1), 0) FROM redtrack.replications
 	WHERE source = 'orders'::regclass AND created_at >= '$outage_start'});
 # Without backoff a 1 s naptime would make ~55 attempts.
+$figures{outage_attempts} = $attempts;
 ok($attempts <= 27, "the worker backs off during the outage ($attempts attempts in $runs replications over ~55 s, naptime 1 s)");
 wait_sync('orders', 'after a minute-long S3 outage', 150);
 is(scalar @{ s3_admin('GET', 'uploads')->{uploads} }, 0, 'no orphaned multipart upload after the outage');
@@ -234,6 +241,7 @@ unless ($pg)
 	my $down_start = sql('SELECT now()');
 	sql(q{UPDATE orders SET v = v || ' (warehouse down)', updated_at = now() WHERE id BETWEEN 8500 AND 8520;});
 	redshift_admin('PUT', 'faults', { down_ms => 30_000, kill_existing => JSON::PP::true });
+	$figures{redshift_down}++;
 	ok(wait_until(sub { failures_since($down_start) > 0 }, 30, 'a failed run'), 'a run while Redshift is down fails');
 	like(sql(qq{SELECT error FROM redtrack.replications WHERE source = 'orders'::regclass AND updated_at >= '$down_start'
 		AND error IS NOT NULL ORDER BY updated_at DESC LIMIT 1}), qr/Redshift|connect|refused|terminat|closed/i,
@@ -274,6 +282,14 @@ like($log, qr/Set redtrack\.s3_bucket in postgresql\.conf/, 'with a hint');
 sql(q{ALTER SYSTEM RESET redtrack.s3_bucket; SELECT pg_reload_conf();});
 sql(q{INSERT INTO orders (id, v) VALUES (9999, 'configuration fixed')});
 wait_sync('orders', 'replication resumes once the configuration is fixed');
+
+reliability_report('Worker faults',
+	[ 'kill -9 of the worker while exporting, uploading, importing', $figures{kills} // 0 ],
+	[ 'SIGTERM of the worker mid-upload', $figures{sigterm} // 0 ],
+	[ 'source server stopped mid-export (fast / immediate shutdown) and started', ($figures{'fast shutdowns'} // 0) . ' / ' . ($figures{'immediate shutdowns'} // 0) ],
+	[ 'S3 outage of 60 s (every request 503): attempts by the worker', $figures{outage_attempts} // '?' ],
+	[ 'Redshift unreachable for 30 s', $pg ? 'n/a (PostgreSQL dialect)' : ($figures{redshift_down} // 0) ],
+	[ 'source = target afterwards, row by row', "$figures{synced} of $figures{syncs} checks" ]);
 
 warehouse_sql("DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE");
 $node->stop;

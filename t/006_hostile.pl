@@ -87,7 +87,7 @@ my @bad = (
 
 sql(qq{SELECT rrr_write('clicks_$$', '{"n": 1}')});
 my $before = state();
-my $count = 0;
+my ($count, $bad_sqlstate) = (0, 0);
 for my $case (@bad)
 {
 	my ($query, $sqlstate, $what) = @$case;
@@ -98,7 +98,9 @@ for my $case (@bad)
 	is($code, $sqlstate, "$what: SQLSTATE $sqlstate") or diag(substr($stderr, 0, 500));
 	unlike($stderr, qr/XX000|internal error|cache lookup|SPI_|server closed/i, "$what: no internal error");
 	$count++;
+	$bad_sqlstate++ if $code eq $sqlstate;
 }
+my $unchanged = (state() eq $before);
 is(state(), $before, "none of the $count bad calls changed anything");
 cmp_ok($count, '>=', 30, "$count bad calls tried");
 
@@ -109,14 +111,16 @@ INSERT INTO $quoted VALUES (1, 'a'), (2, 'b');
 SELECT rrr_register('$quoted', 'timed', track_deletes => true, target_table => '$schema.$quoted');
 DELETE FROM $quoted WHERE $quoted = 2;
 });
-like(sql(q{SELECT state FROM rrr_replicate('"x""; drop table users; --"')}), qr/imported/, 'a table named for injection replicates');
+my $injected = 0;
+$injected += like(sql(q{SELECT state FROM rrr_replicate('"x""; drop table users; --"')}), qr/imported/,
+	'a table named for injection replicates');
 compare_tables($node, qq{SELECT $quoted, "it's" FROM $quoted ORDER BY 1},
 	qq{SELECT $quoted, "it's" FROM $schema.$quoted ORDER BY 1}, 'its rows and its delete arrived');
 is(sql('SELECT count(*) FROM users'), 2, 'the users table is still there');
 sql(qq{SELECT rrr_define_stream('$injection', '{"x\\"; drop table users; --": {"type": "varchar(40)"}}')});
 sql(qq{SELECT rrr_write('$injection', '{"x\\"; drop table users; --": "ok"}')});
-like(sql(qq{SELECT state || rows FROM rrr_replicate('redtrack_streams."x""; drop table users; --"')}), qr/imported1/,
-	'a stream named for injection drains');
+$injected += like(sql(qq{SELECT state || rows FROM rrr_replicate('redtrack_streams."x""; drop table users; --"')}),
+	qr/imported1/, 'a stream named for injection drains');
 
 # ---------------------------------------------------------------------------
 # Values that stress the CSV path
@@ -152,6 +156,14 @@ else
 	compare_tables($node, 'SELECT id, md5(v) FROM stress WHERE id IN (11, 12) ORDER BY id',
 		"SELECT id, md5(v) FROM $schema.stress WHERE id IN (11, 12) ORDER BY id", 'long values arrive whole in PostgreSQL');
 }
+
+reliability_report('Hostile and bad input',
+	[ 'bad calls tried (unknown tables, wrong strategies and types, NULL and huge arguments, missing configuration, injection names, bad JSON events)', $count ],
+	[ 'answered with the expected SQLSTATE', $bad_sqlstate ],
+	[ 'state changed by a bad call', $unchanged ? 'none' : '**some**' ],
+	[ 'a table, its target and a stream named for SQL injection, replicated', "$injected of 2" ],
+	[ 'stress values (every character U+0001-U+00FF, all planes, \\N literals, quotes, CR/LF, 1 MB, over 65,535 bytes)',
+	  sql('SELECT count(*) FROM stress') . ' rows, compared with the target' ]);
 
 warehouse_sql("DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE");
 warehouse_sql(qq{DROP TABLE IF EXISTS "clicks_$$", $quoted});

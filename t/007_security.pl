@@ -188,11 +188,20 @@ like($seen{'redtrack.replications'}, qr/canceled after 3 retries/, 'the replicat
 like($seen{'server log'}, qr/SignatureDoesNotMatch/, 'and so does the server log');
 like($seen{'server log'}, qr/DEBUG/, 'the server log is at debug level');
 
+my ($scanned, $leaks) = (0, 0);
 for my $where (sort keys %seen)
 {
 	my @found = grep { index($seen{$where}, $_) >= 0 } @secrets;
 	is_deeply(\@found, [], "no secret in $where (" . length($seen{$where}) . ' bytes)');
+	$scanned += length($seen{$where});
+	$leaks += @found;
 }
+reliability_report('Secrets',
+	[ 'secrets watched (temporary key and session token, Redshift password, wrong and rotated values)', scalar @secrets ],
+	[ 'places searched: ' . join(', ', sort keys %seen), sprintf('%.1f MB', $scanned / 1e6) ],
+	[ 'failures on purpose before searching (wrong key, expired token, bad conninfo, no TLS)',
+	  scalar(() = $notices =~ /"state": "failed"/g) . ' failed runs' ],
+	[ 'secrets found', $leaks ]);
 
 # ---------------------------------------------------------------------------
 # A hostile search_path: an admin shadows common functions and operators

@@ -24,7 +24,7 @@ use Time::HiRes qw(time usleep);
 our @EXPORT = qw(
   stack new_source warehouse_sql warehouse_rows s3_admin redshift_admin
   aws_cli s3_keys compare_tables wait_until clear_faults gunzip_csv parse_csv
-  target_schema
+  target_schema reliability_report
 );
 
 my %env = (
@@ -270,6 +270,25 @@ sub wait_until
 	}
 	diag("timed out waiting for " . ($what // 'condition'));
 	return 0;
+}
+
+# The figures of a test for bench/RELIABILITY.md (make soak): a section
+# appended to $REDTRACK_RELIABILITY_OUT when it is set, a diag otherwise.
+# Rows are [label, value] pairs.
+sub reliability_report
+{
+	my ($title, @rows) = @_;
+	my $dialect = $ENV{REDTRACK_TEST_DIALECT} // 'redshift';
+	my $text = "| $title ($dialect dialect) | |\n|---|---|\n"
+	  . join('', map { "| $_->[0] | $_->[1] |\n" } @rows);
+	diag($text);
+	if (my $out = $ENV{REDTRACK_RELIABILITY_OUT})
+	{
+		open my $fh, '>>', $out or die "cannot append to $out: $!";
+		print $fh "\n### $title\n\n$text";
+		close $fh;
+	}
+	return;
 }
 
 1;
