@@ -46,13 +46,19 @@
 
 /*
  * Parts of S3's minimum size (all but a file's last part must reach it):
- * the pipeline holds slices + uploaders of them, so the smallest size keeps
+ * the pipeline holds slices + 2 of them, so the smallest size keeps
  * the export's memory smallest, and S3's 10,000-part limit still allows
  * 48 GiB per file.
  */
 #define PART_SIZE (5 * 1024 * 1024)
 #define MAX_CHUNK_SIZE (256 * 1024)
-#define UPLOAD_THREADS 2
+/*
+ * Upload threads: one per slice (up to 8), so the last parts of every file,
+ * which all become ready when the export ends, go up together; the
+ * pipeline's buffer pool, not the thread count, bounds what is in flight
+ * during the export.
+ */
+#define MAX_UPLOAD_THREADS 8
 #define PROGRESS_EVERY_ROWS 4096
 
 /* ----------------------------------------------------------------
@@ -441,7 +447,7 @@ pipeline_config(ExportRun *run, const char *stem, int slices, PipelineConfig *co
 	/* Chunks small against the file size keep files under the limit. */
 	config->chunk_size = Min(MAX_CHUNK_SIZE, Max(max_file / 8, 4096));
 	config->compression_level = redtrack_compression_level;
-	config->uploaders = UPLOAD_THREADS;
+	config->uploaders = Min(Max(slices, 2), MAX_UPLOAD_THREADS);
 	config->wait_check = backend_interrupted;
 }
 

@@ -23,6 +23,7 @@
 #include "pipeline.h"
 
 #define CHUNK_QUEUE 4			/* chunks waiting for the compressor */
+#define PARTS_IN_FLIGHT 2		/* part buffers beyond one per slice */
 #define WAIT_SLICE_MS 100
 
 /*
@@ -94,9 +95,9 @@ struct Pipeline
 	int			free_cap;
 
 	/*
-	 * Part buffers: a fixed pool of slices + uploaders, each allocated once
-	 * at full size and reused, so what an export holds is the same for any
-	 * table large enough to fill one part per slice.
+	 * Part buffers: a fixed pool of slices + PARTS_IN_FLIGHT, each allocated
+	 * once at full size and reused, so what an export holds is the same for
+	 * any table large enough to fill one part per slice.
 	 */
 	ByteBuf    *free_parts;
 	int			free_part_count;
@@ -654,7 +655,7 @@ pipeline_start(const PipelineConfig *config, char *errbuf, size_t errlen)
 	p->key_prefix = strdup(config->key_prefix);
 	p->file_stem = strdup(config->file_stem);
 	p->slices = calloc(config->slices, sizeof(Slice));
-	p->part_pool_size = config->slices + config->uploaders;
+	p->part_pool_size = config->slices + PARTS_IN_FLIGHT;
 	p->part_capacity = config->part_size + PART_HEADROOM(config->chunk_size);
 	p->free_parts = calloc(p->part_pool_size, sizeof(ByteBuf));
 	/* every queued part holds a pool buffer: the queue never overflows */

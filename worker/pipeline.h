@@ -12,9 +12,9 @@
  * multiple of `slices` files of about equal size.
  *
  * Memory is flat whatever the table size: slices chunk buffers, a few
- * queued chunks, and a pool of slices + uploaders part buffers allocated
- * once at part_size (plus headroom) and reused; when all are filling,
- * queued or uploading, the compressor waits for an uploader to return one.
+ * queued chunks, and a pool of slices + 2 part buffers allocated once at
+ * part_size (plus headroom) and reused; when all are filling, queued or
+ * uploading, the compressor waits for an uploader to return one.
  * Nothing is written to local disk.
  *
  * Pure C and pthreads: no thread here calls PostgreSQL.  The main thread

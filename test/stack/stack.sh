@@ -63,6 +63,28 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# A port can also be held for a moment as the local end of some client's
+# connection: the default ports (fixed by DESIGN.md) lie inside Linux's
+# ephemeral range, so any connection on the machine may draw one.  Wait
+# for such a connection to end instead of failing to bind.
+port_held_by_client() {
+	local hex
+	hex=$(printf ':%04X' "$1")
+	# local_address ends in :PORT; states 01-03 (connecting, established)
+	# and 08 (CLOSE_WAIT) are a live connection's.  The closing states a
+	# stopped server leaves behind do not stop a new listener from binding.
+	awk -v p="$hex" 'FNR > 1 && substr($2, length($2) - 4) == p && $4 ~ /^0[1238]$/ { found = 1 }
+		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+wait_port_free() {
+	local port=$1 name=$2 tries=300
+	while port_held_by_client "$port"; do
+		((--tries > 0)) || die "port $port ($name) has been held by a client connection for 30 s"
+		sleep 0.1
+	done
+}
+
 # Waits until a port accepts connections; fails early when the server died.
 wait_port() {
 	local port=$1 name=$2 pidfile=$3 log=$4 tries=300
@@ -179,6 +201,7 @@ start_cluster() {
 		return
 	fi
 	! port_open "$port" || die "port $port ($name) is taken by another process"
+	wait_port_free "$port" "$name"
 	as_user "$PG_BINDIR/pg_ctl" -D "$pgdata" -l "$(logfile "$name-startup.log")" -w -t 60 start >/dev/null ||
 		die "the $name PostgreSQL did not start; see $LOGS/$name-startup.log and $LOGS/$name.log"
 	say "$name" "started on 127.0.0.1:$port"
@@ -193,6 +216,7 @@ start_node() {
 		return
 	fi
 	! port_open "$port" || die "port $port ($name) is taken by another process"
+	wait_port_free "$port" "$name"
 	rm -f "$pidfile"
 	logfile "$name.log" >/dev/null
 	local as=()
@@ -214,6 +238,7 @@ start() {
 	cd "$DIR" # the servers must not inherit a directory the stack user cannot read
 	local began=$EPOCHREALTIME
 	if selected s3; then
+		wait_port_free "$REDTRACK_S3RVER_PORT" s3rver
 		start_node s3 "$STACK_HOME/s3/server.js" "$REDTRACK_S3_PORT"
 		say s3 "http://127.0.0.1:$REDTRACK_S3_PORT (bucket $REDTRACK_S3_BUCKET; admin /_admin/)"
 	fi
@@ -228,6 +253,7 @@ start() {
 				WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$REDTRACK_REDSHIFT_DATABASE') \gexec
 			EOF
 		if [[ -f $STACK_HOME/redshift/server.js ]]; then
+			wait_port_free "$REDTRACK_REDSHIFT_ADMIN_PORT" redshift-admin
 			start_node redshift "$STACK_HOME/redshift/server.js" "$REDTRACK_REDSHIFT_PORT"
 			wait_port "$REDTRACK_REDSHIFT_ADMIN_PORT" redshift "$RUN/redshift.pid" "$LOGS/redshift.log"
 			say redshift "127.0.0.1:$REDTRACK_REDSHIFT_PORT (admin http://127.0.0.1:$REDTRACK_REDSHIFT_ADMIN_PORT)"
