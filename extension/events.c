@@ -1291,14 +1291,18 @@ redtrack_stream_field_type(const char *stream, const char *field)
 	char	   *sortkey;
 	char	   *distkey;
 	Field	   *f;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *type = NULL;
 
 	SPI_connect();
 	fields = existing_fields(stream, &n, &sortkey, &distkey);
 	f = fields ? find_field(fields, n, field) : NULL;
+	/* the fields live in SPI's procedure context, which SPI_finish frees */
+	if (f != NULL)
+		type = MemoryContextStrdup(caller,
+								   warehouse_type(f, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES));
 	SPI_finish();
-	if (f == NULL)
-		return NULL;
-	return warehouse_type(f, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	return type;
 }
 
 char *

@@ -73,8 +73,11 @@ const char *const redtrack_session_gucs[] = {
 	NULL
 };
 
-/* Secrets: hidden from non-superusers and from SHOW ALL. */
-#define SECRET_FLAGS (GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL)
+/*
+ * Secrets: hidden from non-superusers and from SHOW ALL (which assert-enabled
+ * servers since 16 accept only together with NOT_IN_SAMPLE).
+ */
+#define SECRET_FLAGS (GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE)
 
 void
 redtrack_define_gucs(void)

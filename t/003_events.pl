@@ -155,6 +155,39 @@ like(drain(), qr/^imported\|300$/, 'the next run finds the load marker');
 is(sql("SELECT count(*) FROM $queue"), 0, 'and deletes the events it had loaded');
 arrived('exactly once across the crash: no event lost, none loaded twice');
 
-warehouse_sql(qq{DROP TABLE IF EXISTS "$stream"; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE});
+# ---------------------------------------------------------------------------
+# A stream redefined with added fields: the next drain adds them to the
+# existing target, in the declared types, and loads their values.
+# ---------------------------------------------------------------------------
+my $evolving = "evolve_" . substr($schema, -12);
+warehouse_sql(qq{DROP TABLE IF EXISTS "$evolving"});
+sql(qq{SELECT rrr_define_stream('$evolving', '{"n": {"type": "integer", "constraint": "not null"}}')});
+my $evolving_queue = qq{redtrack_streams."$evolving"};
+sql(qq{SELECT rrr_write('$evolving', jsonb_build_object('n', g)) FROM generate_series(1, 10) g});
+is(sql(qq{SELECT state || '|' || rows FROM rrr_replicate('$evolving_queue')}), 'imported|10',
+	'the first drain creates the target');
+sql(qq{SELECT rrr_define_stream('$evolving', '{"n": {"type": "integer", "constraint": "not null"},
+	"page": {"type": "varchar(20)"}, "amount": {"type": "decimal(10,2)"}, "flag": {"type": "boolean"},
+	"big": {"type": "bigint"}, "at": {"type": "timestamptz"}}')});
+sql(qq{SELECT rrr_write('$evolving', jsonb_build_object('n', g, 'page', 'p' || g, 'amount', g * 1.5, 'flag', g % 2 = 0,
+	'big', g * 10000000000, 'at', timestamptz '2024-05-01 12:00:00+00' + g * interval '1 hour'))
+	FROM generate_series(11, 20) g});
+is(sql(qq{SELECT state || '|' || rows FROM rrr_replicate('$evolving_queue')}), 'imported|10',
+	'the drain after the redefinition loads');
+is(warehouse_sql(qq{SELECT string_agg(column_name || ' ' || data_type || coalesce('(' || character_maximum_length || ')', '')
+		|| coalesce(' ' || numeric_precision || ',' || numeric_scale, ''), ', ' ORDER BY column_name)
+	FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '$evolving'
+	AND column_name IN ('page', 'amount', 'flag', 'big', 'at')}),
+	'amount numeric 10,2, at timestamp with time zone, big bigint 64,0, flag boolean, page character varying(20)',
+	'the new fields were added to the target in their declared types');
+compare_tables($node, q{SELECT 'n' || g, CASE WHEN g > 10 THEN 'p' || g END, CASE WHEN g > 10 THEN (g * 1.5)::numeric(10,2) END,
+		CASE WHEN g > 10 THEN g % 2 = 0 END, CASE WHEN g > 10 THEN g * 10000000000 END,
+		CASE WHEN g > 10 THEN timestamptz '2024-05-01 12:00:00+00' + g * interval '1 hour' END
+	FROM generate_series(1, 20) g ORDER BY g},
+	qq{SELECT 'n' || n, page, amount, flag, big, at FROM "$evolving" ORDER BY n},
+	'the events before and after the redefinition arrived with their values');
+sql(qq{SELECT rrr_drop_stream('$evolving', force => true)});
+
+warehouse_sql(qq{DROP TABLE IF EXISTS "$stream", "$evolving"; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE});
 $node->stop;
 done_testing();
