@@ -102,6 +102,18 @@ cancel_pending() {
 	        WHERE source = '$1'::regclass AND state NOT IN ('imported', 'canceled', 'failed')"
 }
 
+# (Re)declares an empty event stream with the write API sections' four
+# fields, dropping an earlier one and its warehouse table.
+fresh_event_stream() {
+	src -c "SELECT rrr_drop_stream(name, force => true) FROM redtrack.streams WHERE name = '$1'" >/dev/null
+	wh -c "DROP TABLE IF EXISTS $1"
+	src -c "SELECT rrr_define_stream('$1', '{
+	          \"user_id\": {\"type\": \"bigint\", \"constraint\": \"not null\"},
+	          \"event\":   {\"type\": \"varchar(32)\", \"constraint\": \"not null\"},
+	          \"amount\":  {\"type\": \"decimal(12,2)\"},
+	          \"at\":      {\"type\": \"timestamptz\", \"constraint\": \"not null\"}}')" >/dev/null
+}
+
 # Drops a registration if there is one.
 unregister() {
 	src -c "SELECT rrr_unregister(source) FROM redtrack.replicables WHERE source = to_regclass('$1')" >/dev/null

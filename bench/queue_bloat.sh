@@ -21,13 +21,7 @@ source "$(dirname "$0")/lib.sh"
 
 stream=bench_bloat
 queue=redtrack_streams.$stream
-src -c "SELECT rrr_drop_stream(name, force => true) FROM redtrack.streams WHERE name = '$stream'" >/dev/null
-wh -c "DROP TABLE IF EXISTS $stream"
-src -c "SELECT rrr_define_stream('$stream', '{
-          \"user_id\": {\"type\": \"bigint\", \"constraint\": \"not null\"},
-          \"event\":   {\"type\": \"varchar(32)\", \"constraint\": \"not null\"},
-          \"amount\":  {\"type\": \"decimal(12,2)\"},
-          \"at\":      {\"type\": \"timestamptz\", \"constraint\": \"not null\"}}')" >/dev/null
+fresh_event_stream "$stream"
 # Each event carries a unique user_id (a sequence), so the warehouse can be
 # checked for lost and duplicated events, not only counted.
 src -c "DROP SEQUENCE IF EXISTS bench_bloat_seq" -c "CREATE SEQUENCE bench_bloat_seq"

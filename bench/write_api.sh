@@ -23,13 +23,7 @@ if [[ $(src_val "SELECT count(*) FROM pg_proc WHERE proname = 'rrr_write'") == 0
 fi
 
 queue=redtrack_streams.bench_events
-src -c "SELECT rrr_drop_stream(name, force => true) FROM redtrack.streams WHERE name = 'bench_events'" >/dev/null
-wh -c "DROP TABLE IF EXISTS bench_events"
-src -c "SELECT rrr_define_stream('bench_events', '{
-          \"user_id\": {\"type\": \"bigint\", \"constraint\": \"not null\"},
-          \"event\":   {\"type\": \"varchar(32)\", \"constraint\": \"not null\"},
-          \"amount\":  {\"type\": \"decimal(12,2)\"},
-          \"at\":      {\"type\": \"timestamptz\", \"constraint\": \"not null\"}}')" >/dev/null
+fresh_event_stream bench_events
 src -c "DROP TABLE IF EXISTS bench_plain_events" \
 	-c "CREATE TABLE bench_plain_events (
 	        redtrack_event_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
