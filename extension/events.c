@@ -1271,6 +1271,14 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 		/* The next drain adds the new fields to the Redshift table. */
 		spi_run("UPDATE redtrack.streams SET columns = $2::jsonb, lenient = $3, "
 				"updated_at = pg_catalog.now() WHERE name = $1", &args, false);
+
+		/*
+		 * Sessions cache a stream's definition until its queue table's
+		 * relcache entry is invalidated.  Added columns do that; a change
+		 * of lenient or of a default alone must do it too, or other
+		 * sessions keep validating against the old definition.
+		 */
+		CacheInvalidateRelcacheByRelid(get_relname_relid(name, get_namespace_oid(STREAMS_SCHEMA, false)));
 	}
 	redtrack_leave_owner_scope(&scope);
 	SPI_finish();

@@ -173,8 +173,9 @@ run_and_report(FunctionCallInfo fcinfo, Oid *relids, int n, EngineMode mode)
 		values[0] = ObjectIdGetDatum(o->relid);
 		values[1] = Int64GetDatum(o->replication_id);
 		nulls[1] = (o->replication_id == 0);
-		values[2] = CStringGetTextDatum(o->skipped ? "busy" : o->state);
-		nulls[2] = (!o->skipped && o->state[0] == '\0');
+		/* an engine that died before recording a state still failed */
+		values[2] = CStringGetTextDatum(o->skipped ? "busy" : o->state[0] ? o->state : "failed");
+		nulls[2] = (!o->skipped && o->state[0] == '\0' && o->error[0] == '\0');
 		values[3] = Int64GetDatum(o->rows);
 		values[4] = CStringGetTextDatum(o->error);
 		nulls[4] = (o->error[0] == '\0');

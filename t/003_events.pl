@@ -186,6 +186,21 @@ compare_tables($node, q{SELECT 'n' || g, CASE WHEN g > 10 THEN 'p' || g END, CAS
 	FROM generate_series(1, 20) g ORDER BY g},
 	qq{SELECT 'n' || n, page, amount, flag, big, at FROM "$evolving" ORDER BY n},
 	'the events before and after the redefinition arrived with their values');
+
+# A redefinition that adds no column (here: lenient) reaches sessions that
+# already cached the stream.
+my $writer = $node->background_psql('postgres', on_error_stop => 0);
+$writer->query_safe(qq{SELECT rrr_write('$evolving', '{"n": 1}')});
+my (undef, $rejected) = $writer->query(qq{SELECT rrr_write('$evolving', '{"n": 2, "surprise": true}')});
+ok($rejected && $writer->{stderr} =~ /surprise/,
+	'a strict stream rejects an unknown field in a session that cached it');
+$writer->{stderr} = '';
+sql(qq{SELECT rrr_define_stream('$evolving', '{"n": {"type": "integer", "constraint": "not null"},
+	"page": {"type": "varchar(20)"}, "amount": {"type": "decimal(10,2)"}, "flag": {"type": "boolean"},
+	"big": {"type": "bigint"}, "at": {"type": "timestamptz"}}', lenient => true)});
+my ($accepted, $failed) = $writer->query(qq{SELECT rrr_write('$evolving', '{"n": 3, "surprise": true}') IS NOT NULL});
+is("$accepted|$failed", 't|0', 'after the stream is redefined lenient, the same session ignores the unknown field');
+$writer->quit;
 sql(qq{SELECT rrr_drop_stream('$evolving', force => true)});
 
 warehouse_sql(qq{DROP TABLE IF EXISTS "$stream", "$evolving"; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE});
