@@ -925,30 +925,17 @@ replicable_from_tuple(HeapTuple tuple, TupleDesc desc)
 	d = SPI_getbinval(tuple, desc, 6, &isnull);
 	r->key_columns = isnull ? NIL : name_array_to_list(DatumGetArrayTypeP(d), "key_columns");
 	d = SPI_getbinval(tuple, desc, 7, &isnull);
-	if (!isnull)
-	{
-		Interval   *every = DatumGetIntervalP(d);
-
-#if PG_VERSION_NUM >= 170000
-		if (INTERVAL_NOT_FINITE(every))
-			r->every_usecs = INTERVAL_IS_NOEND(every) ? PG_INT64_MAX : PG_INT64_MIN;
-		else
-#endif
-			r->every_usecs = every->time + every->day * USECS_PER_DAY +
-				(int64) every->month * DAYS_PER_MONTH * USECS_PER_DAY;
-	}
-	d = SPI_getbinval(tuple, desc, 8, &isnull);
 	r->distkey = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
-	d = SPI_getbinval(tuple, desc, 9, &isnull);
+	d = SPI_getbinval(tuple, desc, 8, &isnull);
 	r->sortkey = isnull ? NIL : name_array_to_list(DatumGetArrayTypeP(d), "sortkey");
-	r->evolve = DatumGetBool(SPI_getbinval(tuple, desc, 10, &isnull));
-	r->watermark_epoch = DatumGetInt64(SPI_getbinval(tuple, desc, 11, &isnull));
+	r->evolve = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
+	r->watermark_epoch = DatumGetInt64(SPI_getbinval(tuple, desc, 10, &isnull));
 	return r;
 }
 
 #define REPLICABLE_COLUMNS \
 	"source::pg_catalog.oid, strategy, target_table, replication_field, track_deletes, " \
-	"key_columns, every, distkey, sortkey, evolve, watermark_epoch"
+	"key_columns, distkey, sortkey, evolve, watermark_epoch"
 
 Replicable *
 redtrack_load_replicable(Oid relid, bool missing_ok)

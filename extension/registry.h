@@ -30,7 +30,6 @@ typedef struct Replicable
 	Oid			field_type;		/* its base type, InvalidOid for full */
 	bool		track_deletes;
 	List	   *key_columns;	/* of char *, may be NIL for full/identity */
-	int64		every_usecs;	/* 0: every run of the worker */
 	char	   *distkey;		/* NULL: default */
 	List	   *sortkey;		/* of char *, NIL: default */
 	bool		evolve;
