@@ -332,9 +332,11 @@ queue_part(Pipeline *p, Slice *s, bool last)
 	job.data = s->part;
 	memset(&s->part, 0, sizeof(s->part));
 
+	/*
+	 * No wait for room: every queued part holds one of the pool's buffers
+	 * and the queue has a slot for each, so it cannot be full here.
+	 */
 	pthread_mutex_lock(&p->mu);
-	while (p->upload_count == p->upload_cap && !p->aborting)
-		timed_wait(p);
 	if (p->aborting)
 	{
 		pthread_mutex_unlock(&p->mu);
@@ -658,7 +660,7 @@ pipeline_start(const PipelineConfig *config, char *errbuf, size_t errlen)
 	p->part_pool_size = config->slices + PARTS_IN_FLIGHT;
 	p->part_capacity = config->part_size + PART_HEADROOM(config->chunk_size);
 	p->free_parts = calloc(p->part_pool_size, sizeof(ByteBuf));
-	/* every queued part holds a pool buffer: the queue never overflows */
+	/* a slot for every pool buffer: queue_part never waits for room */
 	p->upload_cap = p->part_pool_size;
 	p->uploads = calloc(p->upload_cap, sizeof(UploadJob));
 	p->free_cap = CHUNK_QUEUE + 1;
