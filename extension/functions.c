@@ -90,6 +90,25 @@ registered(Oid relid)
 }
 
 /*
+ * Whether this backend holds the advisory lock a run takes on the table
+ * (rrr_reset takes it until commit).  The engine is another process that
+ * would wait for it, and the deadlock detector cannot see that this
+ * backend in turn waits for the engine.
+ */
+static bool
+holds_run_lock(Oid relid)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) REDTRACK_LOCK_CLASS, (uint32) relid, 2);
+#if PG_VERSION_NUM >= 170000
+	return LockHeldByMe(&tag, ExclusiveLock, false) || LockHeldByMe(&tag, ShareLock, false);
+#else
+	return LockHeldByMe(&tag, ExclusiveLock) || LockHeldByMe(&tag, ShareLock);
+#endif
+}
+
+/*
  * The engine worker runs in its own transactions: it cannot see what this
  * transaction has not committed, nor take a lock this transaction holds.
  */
@@ -103,6 +122,14 @@ check_engine_can_see(Oid relid)
 		return;
 	locked = CheckRelationLockedByMe(rel, AccessExclusiveLock, false);
 	RelationClose(rel);
+	if (holds_run_lock(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the current transaction holds the replication lock of \"%s\"",
+						redtrack_relation_display_name(relid)),
+				 errdetail("rrr_reset (or pg_advisory_lock(%d, %u)) took it; the engine would wait for it forever.",
+						   REDTRACK_LOCK_CLASS, relid),
+				 errhint("Commit first, then replicate.")));
 	if (locked)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -169,6 +196,18 @@ run_and_report(FunctionCallInfo fcinfo, Oid *relids, int n, EngineMode mode)
 					 errmsg("replication of \"%s\" failed: %s",
 							redtrack_relation_display_name(o->relid), o->error),
 					 errhint("redtrack.replications has the details; the next run retries it.")));
+
+		/* The engine's WARNINGs went to the server log; the caller hears them too. */
+		if (o->warning[0])
+			ereport(WARNING,
+					(errmsg("redtrack: %s: %s", redtrack_relation_display_name(o->relid), o->warning)));
+		if (o->truncated_values > 0 || o->clamped_values > 0)
+			ereport(WARNING,
+					(errmsg("redtrack: %s: " INT64_FORMAT " values cut to the target's column length, "
+							INT64_FORMAT " values out of the target's range replaced",
+							redtrack_relation_display_name(o->relid),
+							o->truncated_values, o->clamped_values),
+					 errdetail("Replication " INT64_FORMAT " records both counts.", o->replication_id)));
 
 		values[0] = ObjectIdGetDatum(o->relid);
 		values[1] = Int64GetDatum(o->replication_id);

@@ -42,6 +42,7 @@ int			redtrack_history_cap = 1000;
 bool		redtrack_delete_s3_files_after_import = false;
 int			redtrack_watermark_margin = 2000;	/* ms */
 int			redtrack_compression_level = 1;
+bool		redtrack_notify = true;
 
 static const struct config_enum_entry dialect_options[] = {
 	{"redshift", REDTRACK_DIALECT_REDSHIFT, false},
@@ -70,6 +71,7 @@ const char *const redtrack_session_gucs[] = {
 	"redtrack.delete_s3_files_after_import",
 	"redtrack.watermark_margin",
 	"redtrack.compression_level",
+	"redtrack.notify",
 	NULL
 };
 
@@ -281,4 +283,13 @@ redtrack_define_gucs(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("redtrack.notify",
+							 "Send NOTIFY redtrack with each finished run's outcome.",
+							 "Any role that can connect may LISTEN on the channel: payloads carry table names and counts, never error text.",
+							 &redtrack_notify,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 }

@@ -16,12 +16,14 @@
 
 #include "access/htup_details.h"
 #include "access/genam.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
@@ -34,9 +36,11 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/formatting.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
+#include "utils/rls.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
 #include "parser/scansup.h"
@@ -534,24 +538,97 @@ is_registered(Oid relid)
 	return SPI_processed > 0;
 }
 
-static bool
-target_is_taken(const char *target, Oid *owner_relid)
+/*
+ * A target as Redshift resolves it: an unqualified name lands in the
+ * default schema "public", and Redshift folds identifiers to lower case,
+ * quoted ones too (unless enable_case_sensitive_identifier is on, which
+ * redtrack does not assume).  Two registrations whose targets have the
+ * same identity would load one table, and a full load of one would wipe
+ * the other's rows.  Folding more than Redshift does (non-ASCII letters)
+ * can only refuse a registration, never merge two tables.
+ */
+char *
+redtrack_target_identity(const char *target)
 {
-	Datum		arg = CStringGetTextDatum(target);
-	Oid			argtype = TEXTOID;
-	int			rc;
-	bool		isnull;
+	List	   *parts = redtrack_split_name(target);
+	const char *schema = list_length(parts) == 2 ? linitial(parts) : "public";
+	const char *name = llast(parts);
 
-	rc = SPI_execute_with_args("SELECT source::pg_catalog.oid FROM redtrack.replicables "
-							   "WHERE target_table OPERATOR(pg_catalog.=) $1",
-							   1, &argtype, &arg, NULL, true, 1);
+	if (parts == NIL)
+		return pstrdup(target);
+	return psprintf("%s.%s",
+					str_tolower(schema, strlen(schema), DEFAULT_COLLATION_OID),
+					str_tolower(name, strlen(name), DEFAULT_COLLATION_OID));
+}
+
+/*
+ * Whether another registration (not of relation "self") loads the same
+ * Redshift table; its source goes to *owner_relid.
+ */
+bool
+redtrack_target_is_taken(const char *target, Oid self, Oid *owner_relid)
+{
+	char	   *identity = redtrack_target_identity(target);
+	bool		taken = false;
+	int			rc;
+
+	SPI_connect();
+	rc = SPI_execute("SELECT source::pg_catalog.oid, target_table FROM redtrack.replicables",
+					 true, 0);
 	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		return false;
-	*owner_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 1, &isnull));
-	return true;
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed && !taken; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *other = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+		if (relid != self && strcmp(redtrack_target_identity(other), identity) == 0)
+		{
+			*owner_relid = relid;
+			taken = true;
+		}
+	}
+	SPI_finish();
+	return taken;
+}
+
+/*
+ * Row-level security that would hide rows from the role reading the
+ * source.  redtrack refuses such tables rather than replicate a filtered
+ * view of them: a warehouse that silently holds a subset (or, read with
+ * more rights, a superset) of what the registering role may see is wrong
+ * either way.
+ */
+static void
+refuse_row_level_security(Oid relid, Oid reader, const char *relname)
+{
+	if (check_enable_rls(relid, reader, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("row-level security applies to \"%s\" for role \"%s\"",
+						relname, GetUserNameFromId(reader, false)),
+				 errdetail("redtrack replicates whole tables; it does not replicate what a policy lets one role see."),
+				 errhint("Register the table as its owner (without FORCE ROW LEVEL SECURITY) or as a role with BYPASSRLS.")));
+}
+
+/* SELECT (and TRIGGER, for tracked deletes) on the table, before any lock. */
+static void
+check_table_privileges(Oid relid, Oid roleid, bool track_deletes)
+{
+	AclResult	aclresult;
+	char	   *relname = get_rel_name(relid);
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	aclresult = pg_class_aclcheck(relid, roleid, ACL_SELECT);
+	if (aclresult == ACLCHECK_OK && track_deletes)
+		aclresult = pg_class_aclcheck(relid, roleid, ACL_TRIGGER);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)), relname);
 }
 
 Datum
@@ -569,9 +646,9 @@ rrr_register(PG_FUNCTION_ARGS)
 	char	   *distkey = NULL;
 	List	   *sortkey = NIL;
 	bool		evolve;
-	AclResult	aclresult;
 	OwnerScope	scope;
 	Oid			other;
+	bool		key_from_primary_key = false;
 	char	   *registrant;
 	ListCell   *lc;
 
@@ -593,11 +670,18 @@ rrr_register(PG_FUNCTION_ARGS)
 	evolve = PG_ARGISNULL(9) ? false : PG_GETARG_BOOL(9);
 
 	/*
+	 * Privileges first: a role without them must not even queue for the
+	 * lock (and so block the table's writers while it waits).
+	 */
+	check_table_privileges(relid, GetUserId(), track_deletes);
+
+	/*
 	 * The same lock CREATE TRIGGER takes: no concurrent DDL or second
 	 * registration can slip between the checks and the writes.
 	 */
 	rel = table_open(relid, ShareRowExclusiveLock);
 	check_source_relation(rel);
+	refuse_row_level_security(relid, GetUserId(), RelationGetRelationName(rel));
 
 	SPI_connect();
 	if (is_registered(relid))
@@ -607,17 +691,8 @@ rrr_register(PG_FUNCTION_ARGS)
 				 errhint("Call rrr_unregister('%s') first to register it differently.",
 						 redtrack_relation_display_name(relid))));
 
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
-					   RelationGetRelationName(rel));
-	if (track_deletes)
-	{
-		aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER);
-		if (aclresult != ACLCHECK_OK)
-			aclcheck_error(aclresult, get_relkind_objtype(rel->rd_rel->relkind),
-						   RelationGetRelationName(rel));
-	}
+	/* Again under the lock: a GRANT may have been revoked meanwhile. */
+	check_table_privileges(relid, GetUserId(), track_deletes);
 
 	/* Replication field. */
 	if (strategy == STRATEGY_FULL)
@@ -676,7 +751,10 @@ rrr_register(PG_FUNCTION_ARGS)
 					 errhint("Pass NULL to use the primary key.")));
 	}
 	else
+	{
 		keys = redtrack_primary_key_columns(rel);
+		key_from_primary_key = (keys != NIL);
+	}
 
 	foreach(lc, keys)
 	{
@@ -755,18 +833,20 @@ rrr_register(PG_FUNCTION_ARGS)
 	registrant = GetUserNameFromId(GetUserId(), false);
 	redtrack_enter_owner_scope(&scope);
 
-	if (target_is_taken(target, &other))
+	if (redtrack_target_is_taken(target, relid, &other))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("target table %s is already the target of \"%s\"",
 						target, redtrack_relation_display_name(other)),
+				 errdetail("Redshift folds names to lower case and puts unqualified names in schema \"public\": both name table %s.",
+						   redtrack_target_identity(target)),
 				 errhint("Pass target_table => 'other_name' to rrr_register.")));
 
 	{
-		Oid			argtypes[11] = {REGCLASSOID, TEXTOID, TEXTOID, NAMEOID, BOOLOID,
-		NAMEARRAYOID, INTERVALOID, NAMEOID, NAMEARRAYOID, BOOLOID, NAMEOID};
-		Datum		values[11];
-		char		nulls[11];
+		Oid			argtypes[12] = {REGCLASSOID, TEXTOID, TEXTOID, NAMEOID, BOOLOID,
+		NAMEARRAYOID, INTERVALOID, NAMEOID, NAMEARRAYOID, BOOLOID, NAMEOID, BOOLOID};
+		Datum		values[12];
+		char		nulls[12];
 		int			rc;
 
 		memset(nulls, ' ', sizeof(nulls));
@@ -806,12 +886,14 @@ rrr_register(PG_FUNCTION_ARGS)
 			nulls[8] = 'n';
 		values[9] = BoolGetDatum(evolve);
 		values[10] = DirectFunctionCall1(namein, CStringGetDatum(registrant));
+		values[11] = BoolGetDatum(key_from_primary_key);
 
 		rc = SPI_execute_with_args("INSERT INTO redtrack.replicables "
 								   "(source, strategy, target_table, replication_field, track_deletes, "
-								   " key_columns, every, distkey, sortkey, evolve, registered_by) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-								   11, argtypes, values, nulls, false, 0);
+								   " key_columns, every, distkey, sortkey, evolve, registered_by, "
+								   " key_from_primary_key) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+								   12, argtypes, values, nulls, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 	}
@@ -840,6 +922,7 @@ rrr_unregister(PG_FUNCTION_ARGS)
 	Datum		arg;
 	Oid			argtype = REGCLASSOID;
 	int			rc;
+	Replicable *registration;
 
 	redtrack_require_admin("unregister a table");
 	if (PG_ARGISNULL(0))
@@ -848,6 +931,14 @@ rrr_unregister(PG_FUNCTION_ARGS)
 				 errmsg("source table must not be NULL")));
 	relid = PG_GETARG_OID(0);
 	arg = ObjectIdGetDatum(relid);
+
+	/*
+	 * The rule that registering follows, checked before any lock: dropping
+	 * a table's triggers and its pending deletes takes the rights that
+	 * installing them took.
+	 */
+	registration = redtrack_load_replicable(relid, true);
+	check_table_privileges(relid, GetUserId(), registration && registration->track_deletes);
 
 	rel = table_open(relid, ShareRowExclusiveLock);
 
@@ -911,15 +1002,15 @@ replicable_from_tuple(HeapTuple tuple, TupleDesc desc)
 	r->replication_field = isnull ? NULL : pstrdup(NameStr(*DatumGetName(d)));
 	if (r->replication_field)
 	{
+		/*
+		 * A field renamed or dropped since registration is reported by
+		 * redtrack_check_registration, as that table's failure: loading a
+		 * registration must not fail a call that covers other tables.
+		 */
 		AttrNumber	attnum = get_attnum(r->relid, r->replication_field);
 
-		if (attnum == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("replication field \"%s\" of %s no longer exists",
-							r->replication_field, r->source_name),
-					 errhint("Unregister the table and register it again.")));
-		r->field_type = getBaseType(get_atttype(r->relid, attnum));
+		if (attnum > 0)
+			r->field_type = getBaseType(get_atttype(r->relid, attnum));
 	}
 	r->track_deletes = DatumGetBool(SPI_getbinval(tuple, desc, 5, &isnull));
 	d = SPI_getbinval(tuple, desc, 6, &isnull);
@@ -930,12 +1021,14 @@ replicable_from_tuple(HeapTuple tuple, TupleDesc desc)
 	r->sortkey = isnull ? NIL : name_array_to_list(DatumGetArrayTypeP(d), "sortkey");
 	r->evolve = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
 	r->watermark_epoch = DatumGetInt64(SPI_getbinval(tuple, desc, 10, &isnull));
+	r->registered_by = pstrdup(NameStr(*DatumGetName(SPI_getbinval(tuple, desc, 11, &isnull))));
+	r->key_from_primary_key = DatumGetBool(SPI_getbinval(tuple, desc, 12, &isnull));
 	return r;
 }
 
 #define REPLICABLE_COLUMNS \
 	"source::pg_catalog.oid, strategy, target_table, replication_field, track_deletes, " \
-	"key_columns, distkey, sortkey, evolve, watermark_epoch"
+	"key_columns, distkey, sortkey, evolve, watermark_epoch, registered_by, key_from_primary_key"
 
 Replicable *
 redtrack_load_replicable(Oid relid, bool missing_ok)
@@ -991,4 +1084,130 @@ redtrack_load_replicables(void)
 	}
 	SPI_finish();
 	return result;
+}
+
+/* ----------------------------------------------------------------
+ * Checks at every run
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The role whose rights read the source: the one that registered it.
+ * A stream's queue is redtrack's own table and is read as its owner.
+ */
+Oid
+redtrack_source_reader(Replicable *r)
+{
+	Oid			reader;
+
+	if (r->strategy == STRATEGY_QUEUE)
+		return redtrack_owner_oid();
+	reader = get_role_oid(r->registered_by, true);
+	if (!OidIsValid(reader))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\", which registered %s, no longer exists",
+						r->registered_by, r->source_name),
+				 errdetail("The source is read with the rights of the role that registered it."),
+				 errhint("Unregister the table and register it again as a role that may read it.")));
+	return reader;
+}
+
+static void
+require_column(Replicable *r, const char *column, const char *role)
+{
+	AttrNumber	attnum = get_attnum(r->relid, column);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s \"%s\" of %s no longer exists", role, column, r->source_name),
+				 errdetail("It was renamed or dropped after the table was registered."),
+				 errhint("Rename it back, or unregister the table and register it again "
+						 "(the target may need the same change on Redshift).")));
+}
+
+static char *
+column_list_text(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, quote_identifier(lfirst(lc)));
+	}
+	return buf.data;
+}
+
+static bool
+same_names(List *a, List *b)
+{
+	ListCell   *la;
+	ListCell   *lb;
+
+	if (list_length(a) != list_length(b))
+		return false;
+	forboth(la, a, lb, b)
+	{
+		if (strcmp(lfirst(la), lfirst(lb)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * What registration checked, checked again before every run: DDL since
+ * then (a table turned into a view, a renamed column, a new primary key,
+ * a revoked GRANT, a new policy) must stop the table with an error that
+ * says what changed, never run with more rights than the registering role
+ * has or load rows under the wrong key.  Runs in a transaction.
+ */
+void
+redtrack_check_registration(Replicable *r)
+{
+	Relation	rel;
+	Oid			reader = redtrack_source_reader(r);
+	ListCell   *lc;
+	List	   *primary_key;
+
+	rel = try_relation_open(r->relid, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", r->relid)));
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is no longer a table", r->source_name),
+				 errdetail("Only ordinary and partitioned tables are replicated; it became something else after registration."),
+				 errhint("Unregister it with rrr_unregister.")));
+
+	if (r->strategy != STRATEGY_QUEUE)
+	{
+		check_table_privileges(r->relid, reader, false);
+		refuse_row_level_security(r->relid, reader, RelationGetRelationName(rel));
+	}
+
+	if (r->replication_field)
+		require_column(r, r->replication_field, "replication field");
+	foreach(lc, r->key_columns)
+		require_column(r, lfirst(lc), "key column");
+
+	primary_key = redtrack_primary_key_columns(rel);
+	if (r->key_from_primary_key && !same_names(primary_key, r->key_columns))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the primary key of %s changed from (%s) to (%s)",
+						r->source_name, column_list_text(r->key_columns),
+						primary_key ? column_list_text(primary_key) : "none"),
+				 errdetail("Rows are matched on the target by the key they were registered with; "
+						   "under another key, rows would be merged or left behind."),
+				 errhint("Unregister the table, drop its target on Redshift, and register it again: "
+						 "the first run then loads every row under the new key.")));
+	relation_close(rel, AccessShareLock);
 }

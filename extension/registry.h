@@ -34,6 +34,8 @@ typedef struct Replicable
 	List	   *sortkey;		/* of char *, NIL: default */
 	bool		evolve;
 	int64		watermark_epoch;
+	char	   *registered_by;	/* the registering role, whose rights read the source */
+	bool		key_from_primary_key;	/* keys defaulted to the primary key */
 } Replicable;
 
 extern const char *redtrack_strategy_name(ReplicationStrategy strategy);
@@ -57,5 +59,10 @@ extern List *redtrack_primary_key_columns(Relation rel);
 
 /* All registrations, in a deterministic order (registration time, oid). */
 extern List *redtrack_load_replicables(void);
+
+extern void redtrack_check_registration(Replicable *r);
+extern Oid	redtrack_source_reader(Replicable *r);
+extern char *redtrack_target_identity(const char *target);
+extern bool redtrack_target_is_taken(const char *target, Oid self, Oid *owner_relid);
 
 #endif							/* REDTRACK_REGISTRY_H */

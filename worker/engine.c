@@ -199,6 +199,29 @@ remove_files_after_import(Replicable *r, Replication *rep, S3Settings *s3)
 	PG_END_TRY();
 }
 
+/*
+ * The target of an incremental window was dropped after an earlier load:
+ * loading the window alone would leave every older row missing.  Cancel
+ * the replication (its delete records go back to the pool); the next run
+ * finds the target gone and rebuilds it from every row.
+ */
+static void
+cancel_for_missing_target(Replicable *r, Replication *rep, MemoryContext cxt)
+{
+	char	   *reason = psprintf("target table %s no longer exists; the next run rebuilds it "
+								  "from every row", r->target_table);
+
+	engine_begin_transaction(cxt);
+	state_cancel(rep, reason);
+	rep->state = "canceled";
+	rep->error = reason;
+	state_notify(rep, r->source_name);
+	engine_commit_transaction(cxt);
+	ereport(WARNING,
+			(errmsg("redtrack: %s: %s", r->source_name, reason),
+			 errdetail("Replication " INT64_FORMAT " was canceled before loading.", rep->id)));
+}
+
 /* ----------------------------------------------------------------
  * A run
  * ----------------------------------------------------------------
@@ -210,6 +233,8 @@ set_outcome(TableOutcome *outcome, Replication *rep, int64 rows)
 	outcome->replication_id = rep->id;
 	strlcpy(outcome->state, rep->state, OUTCOME_STATE_LEN);
 	outcome->rows = rows;
+	outcome->truncated_values = rep->truncated_values;
+	outcome->clamped_values = rep->clamped_values;
 }
 
 static void
@@ -242,6 +267,11 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 	*current = rep;
 	redtrack_progress_set_replication(rep->id);
 
+	/* DDL since registration stops this table here, as its failure. */
+	engine_begin_transaction(cxt);
+	redtrack_check_registration(r);
+	engine_commit_transaction(cxt);
+
 	if (replication_needs_export(rep))
 	{
 		if (mode == ENGINE_IMPORT)
@@ -264,9 +294,14 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 		TimestampTz started = GetCurrentTimestamp();
 		char	   *create_ddl;
 		char	   *marker_source;
+		bool		target_must_exist;
+		bool		target_missing = false;
 
 		engine_begin_transaction(cxt);
 		state_set(rep, "importing");
+		target_must_exist = rep->window_first != NULL &&
+			(r->strategy == STRATEGY_TIMED || r->strategy == STRATEGY_IDENTITY) &&
+			state_has_imported(r->relid);
 		create_ddl = r->strategy == STRATEGY_QUEUE
 			? redtrack_stream_ddl(get_rel_name(r->relid))
 			: target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
@@ -275,8 +310,17 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 		redtrack_progress_phase("importing");
 		pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: importing %s", r->source_name));
 
-		rows_loaded = load_replication(r, rep, s3, &conn, create_ddl, marker_source);
+		rows_loaded = load_replication(r, rep, s3, &conn, create_ddl, marker_source,
+									   target_must_exist, &target_missing);
 		rep->import_seconds = (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC;
+		if (target_missing && target_must_exist)
+		{
+			redshift_disconnect(conn);
+			cancel_for_missing_target(r, rep, cxt);
+			set_outcome(outcome, rep, 0);
+			strlcpy(outcome->error, rep->error, OUTCOME_ERROR_LEN);
+			return;
+		}
 	}
 	else
 	{
@@ -306,6 +350,10 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 
 	finish(r, rep, rows_loaded, cxt);
 	set_outcome(outcome, rep, rows_loaded);
+	if (layout.target_rebuilt)
+		snprintf(outcome->warning, OUTCOME_ERROR_LEN,
+				 "target table %s no longer exists; replication " INT64_FORMAT
+				 " rebuilds it from every row", r->target_table, rep->id);
 	log_success(r, rep, rows_loaded);
 	remove_files_after_import(r, rep, s3);
 }

@@ -32,8 +32,11 @@ typedef struct TableOutcome
 	int64		rows;
 	bool		skipped;		/* another run holds the table */
 	bool		not_registered;
+	int64		truncated_values;	/* values cut to the target's length */
+	int64		clamped_values; /* values out of the target's range, replaced */
 	int			sqlstate;		/* of the error, 0 on success */
 	char		error[OUTCOME_ERROR_LEN];	/* redacted; "" on success */
+	char		warning[OUTCOME_ERROR_LEN]; /* for the caller too; "" if none */
 } TableOutcome;
 
 /* The advisory lock key space: pg_advisory_lock(REDTRACK_LOCK_CLASS, relid). */

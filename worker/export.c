@@ -40,6 +40,7 @@
 #include "pipeline.h"
 #include "shmem.h"
 #include "spi_util.h"
+#include "state.h"
 #include "target.h"
 #include "typemap.h"
 #include "watermark.h"
@@ -263,6 +264,43 @@ find_column(List *columns, const char *source_name)
 	return NULL;
 }
 
+/*
+ * A target column that no source column feeds.  Loading around it would
+ * write NULL into it for every re-sent row: after a RENAME COLUMN on the
+ * source, the warehouse would silently lose the column's data.
+ */
+static void
+refuse_orphaned_target_columns(Replicable *r, TargetTable *target, List *columns)
+{
+	ListCell   *tc;
+
+	foreach(tc, target->columns)
+	{
+		TargetColumn *t = lfirst(tc);
+		bool		fed = false;
+		ListCell   *cc;
+
+		foreach(cc, columns)
+		{
+			if (strcmp(((ColumnMap *) lfirst(cc))->target_name, t->name) == 0)
+			{
+				fed = true;
+				break;
+			}
+		}
+		if (!fed)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of target table %s has no source column in %s",
+							t->name, target->qualified, r->source_name),
+					 errdetail("The source column was renamed or dropped; loading would set the "
+							   "target column to NULL in every row sent."),
+					 errhint("On the warehouse, rename the target column to the source column's new name "
+							 "(ALTER TABLE %s RENAME COLUMN ...), or drop it if its data is no longer needed; "
+							 "then replicate again.", target->qualified)));
+	}
+}
+
 void
 export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
 {
@@ -329,6 +367,9 @@ export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
 						r->source_name, target->qualified),
 				 errhint("Give the target the source's column names, or pass target_table => "
 						 "to rrr_register to load another table.")));
+
+	if (target->exists && r->strategy != STRATEGY_QUEUE)
+		refuse_orphaned_target_columns(r, target, layout->columns);
 
 	foreach(lc, r->key_columns)
 	{
@@ -427,6 +468,7 @@ typedef struct ExportRun
 	bool		postgres_dialect;
 	Oid			field_type;
 	bool		window_fixed;	/* a retry after 'exported': keep everything */
+	Oid			reader;			/* the role whose rights read the source */
 	ExportDest	rows;
 	ExportDest	deletes;
 	PipelineConfig config;
@@ -489,6 +531,7 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 	SPIPlanPtr	plan;
 	SPIExecuteOptions options;
 	int			rc;
+	RoleScope	reader;
 	MemoryContext caller = CurrentMemoryContext;
 
 	initStringInfo(&sql);
@@ -521,6 +564,7 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 	}
 	params->numParams = nparams;
 
+	role_scope_enter(&reader, run->reader);
 	plan = SPI_prepare(sql.data, nparams, argtypes);
 	MemoryContextSwitchTo(caller);
 	if (plan == NULL)
@@ -540,6 +584,7 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 	options.read_only = true;
 	options.dest = (DestReceiver *) &run->rows;
 	rc = SPI_execute_plan_extended(plan, &options);
+	role_scope_leave(&reader);
 	MemoryContextSwitchTo(caller);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
@@ -619,6 +664,60 @@ stream_deletes(ExportRun *run, ExportLayout *layout)
 	return count;
 }
 
+/* Whether the source has rows in the window (for a queue: any event). */
+static bool
+source_has_rows(ExportRun *run, const char *first, const char *last)
+{
+	SpiArgs		args = {0};
+	RoleScope	reader;
+	char	   *where = "";
+	int			nparams;
+	bool		has_rows;
+
+	if (run->r->strategy == STRATEGY_FULL)
+		return true;
+	if (run->r->strategy != STRATEGY_QUEUE)
+	{
+		where = window_condition(run, first, last, &nparams);
+		if (first)
+			spi_arg_text(&args, first);
+		if (last)
+			spi_arg_text(&args, last);
+	}
+	role_scope_enter(&reader, run->reader);
+	spi_run(psprintf("SELECT EXISTS (SELECT 1 FROM %s%s)", table_reference(run->r), where),
+			&args, true);
+	role_scope_leave(&reader);
+	has_rows = spi_get_bool(0, 1);
+	return has_rows;
+}
+
+/*
+ * Whether the target of an incremental table is missing although an
+ * earlier replication loaded it.  Says so in a WARNING.
+ */
+static bool
+target_was_dropped(ExportRun *run, RedshiftConn **conn)
+{
+	Replicable *r = run->r;
+	TargetTable *target;
+
+	if (r->strategy != STRATEGY_TIMED && r->strategy != STRATEGY_IDENTITY)
+		return false;
+	if (!state_has_imported(r->relid))
+		return false;
+	if (*conn == NULL)
+		*conn = redshift_connect();
+	target = target_describe(*conn, r);
+	if (target->exists)
+		return false;
+	ereport(WARNING,
+			(errmsg("redtrack: target table %s of %s no longer exists; replication " INT64_FORMAT
+					" rebuilds it from every row", target->qualified, r->source_name, run->rep->id),
+			 errdetail("An earlier replication loaded it; it was dropped on the warehouse since.")));
+	return true;
+}
+
 bool
 export_has_work(Replicable *r, Replication *rep)
 {
@@ -676,6 +775,10 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 	{
 		SpiArgs		args = {0};
 		bool		has_rows = true;
+		bool		rebuilt = false;
+		RoleScope	reader;
+
+		run.reader = redtrack_source_reader(r);
 
 		/* The window's upper bound, from this transaction's snapshot. */
 		first = rep->window_first;
@@ -684,9 +787,11 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		{
 			if (r->replication_field)
 			{
+				role_scope_enter(&reader, run.reader);
 				spi_run(psprintf("SELECT pg_catalog.max(%s)::text FROM %s",
 								 quote_identifier(r->replication_field), table_reference(r)),
 						NULL, true);
+				role_scope_leave(&reader);
 				last = spi_get_text(caller, 0, 1);
 			}
 			else
@@ -718,24 +823,21 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		if (rep->carries_truncate)
 			first = NULL;
 
-		if (r->strategy == STRATEGY_QUEUE)
-		{
-			spi_run(psprintf("SELECT EXISTS (SELECT 1 FROM %s)", table_reference(r)), NULL, true);
-			has_rows = spi_get_bool(0, 1);
-		}
-		else if (r->strategy != STRATEGY_FULL)
-		{
-			int			nparams;
-			char	   *where = window_condition(&run, first, last, &nparams);
+		has_rows = source_has_rows(&run, first, last);
 
-			args.n = 0;
-			if (first)
-				spi_arg_text(&args, first);
-			if (last)
-				spi_arg_text(&args, last);
-			spi_run(psprintf("SELECT EXISTS (SELECT 1 FROM %s%s)", table_reference(r), where),
-					&args, true);
-			has_rows = spi_get_bool(0, 1);
+		/*
+		 * A target that held this table's rows and is gone (dropped by
+		 * hand) must be rebuilt from every row, not from this window:
+		 * loading only the window would leave the rest of the table
+		 * missing on the warehouse with nothing to say so.
+		 */
+		if (!run.window_fixed && first != NULL &&
+			(has_rows || rep->deletes > 0 || rep->carries_truncate) &&
+			target_was_dropped(&run, conn))
+		{
+			rebuilt = true;
+			first = NULL;
+			has_rows = source_has_rows(&run, first, last);
 		}
 
 		rep->rows = 0;
@@ -749,6 +851,7 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 			if (*conn == NULL)
 				*conn = redshift_connect();
 			export_layout(r, *conn, layout);
+			layout->target_rebuilt = rebuilt;
 			rep->target_columns = NIL;
 			rep->target_keys = NIL;
 			foreach(lc, layout->columns)

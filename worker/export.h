@@ -24,6 +24,7 @@ typedef struct ExportLayout
 	List	   *key_columns;	/* of ColumnMap *, subset of columns */
 	char	   *replication_field_target;	/* its name on the target, or NULL */
 	bool		target_exists;
+	bool		target_rebuilt; /* the target was gone: every row is sent */
 } ExportLayout;
 
 /*

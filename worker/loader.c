@@ -474,21 +474,52 @@ copy_manifest(Load *load, const char *stage, const char *columns, const char *ma
  * ----------------------------------------------------------------
  */
 
+/*
+ * A name for redtrack's own column in SQL that also names the target's
+ * columns: redtrack_rn, unless a user column is called that (compared as
+ * Redshift compares names, ignoring case), then redtrack_rn_1, ...
+ */
+static char *
+own_column_name(List *user_columns, const char *base)
+{
+	char	   *name = pstrdup(base);
+
+	for (int n = 1;; n++)
+	{
+		ListCell   *lc;
+		bool		taken = false;
+
+		foreach(lc, user_columns)
+		{
+			if (pg_strcasecmp(lfirst(lc), name) == 0)
+			{
+				taken = true;
+				break;
+			}
+		}
+		if (!taken)
+			return name;
+		name = psprintf("%s_%d", base, n);
+	}
+}
+
 /* Newest staged row per key (duplicate keys, or a key listed twice). */
 static char *
 deduplicated_stage(Load *load)
 {
 	Replication *rep = load->rep;
 	char	   *order;
+	const char *rn;
 
 	if (rep->target_keys == NIL)
 		return load->stage;
 	order = rep->target_order
 		? psprintf("%s DESC", quote_identifier(rep->target_order))
 		: name_list(rep->target_keys, NULL);
-	return psprintf("(SELECT *, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY %s) AS redtrack_rn "
-					"FROM %s) AS s WHERE redtrack_rn = 1",
-					name_list(rep->target_keys, NULL), order, load->stage);
+	rn = quote_identifier(own_column_name(rep->target_columns, "redtrack_rn"));
+	return psprintf("(SELECT *, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY %s) AS %s "
+					"FROM %s) AS s WHERE %s = 1",
+					name_list(rep->target_keys, NULL), order, rn, load->stage, rn);
 }
 
 static void
@@ -527,7 +558,8 @@ merge_stage(Load *load)
 
 int64
 load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn,
-				 const char *create_ddl, const char *marker_source)
+				 const char *create_ddl, const char *marker_source, bool target_must_exist,
+				 bool *target_missing)
 {
 	Load		load;
 	TargetTable *target;
@@ -555,6 +587,9 @@ load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn *
 	/* Before the transaction: DDL that must exist whatever happens. */
 	ensure_loads_table(&load);
 	target = target_describe(load.conn, r);
+	*target_missing = !target->exists;
+	if (!target->exists && target_must_exist)
+		return 0;
 	if (!target->exists)
 	{
 		target_create(load.conn, r, target, create_ddl);

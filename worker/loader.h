@@ -22,11 +22,15 @@
  * recorded.  create_ddl creates the target when it does not exist yet
  * (computed beforehand: the loader runs outside any local transaction and
  * cannot read the catalogs).  Errors leave the warehouse unchanged (the transaction rolls
- * back) and describe COPY failures with stl_load_errors.
+ * back) and describe COPY failures with stl_load_errors.  With
+ * target_must_exist (an incremental window of a table loaded before), a
+ * missing target is not created: *target_missing is set and nothing is
+ * loaded, since the window alone would rebuild it without the older rows.
  */
 extern int64 load_replication(Replicable *r, Replication *rep, S3Settings *s3,
 							  RedshiftConn **conn, const char *create_ddl,
-							  const char *marker_source);
+							  const char *marker_source, bool target_must_exist,
+							  bool *target_missing);
 
 /* How the load marker names a source table (call in a transaction). */
 extern char *load_marker_identity(Replicable *r);

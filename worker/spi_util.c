@@ -9,6 +9,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -161,4 +162,18 @@ spi_get_float8(uint64 row, int col)
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &null);
 
 	return null ? 0 : DatumGetFloat8(d);
+}
+
+void
+role_scope_enter(RoleScope *scope, Oid roleid)
+{
+	GetUserIdAndSecContext(&scope->saved_userid, &scope->saved_sec_context);
+	SetUserIdAndSecContext(roleid, scope->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+role_scope_leave(RoleScope *scope)
+{
+	SetUserIdAndSecContext(scope->saved_userid, scope->saved_sec_context);
 }

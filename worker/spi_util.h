@@ -38,6 +38,23 @@ extern void engine_commit_transaction(MemoryContext cxt);
 /* Execute; errors on SPI failure; returns SPI_processed. */
 extern uint64 spi_run(const char *sql, SpiArgs *args, bool read_only);
 
+/*
+ * Run what follows as another role, in a security-restricted operation
+ * (as VACUUM and REFRESH MATERIALIZED VIEW run a table owner's code): the
+ * source is read with the rights of the role that registered it, so a
+ * function, rule or type it planted runs with that role's rights, never
+ * the extension owner's.  An error in between needs no leave: aborting
+ * the transaction restores the user id.
+ */
+typedef struct RoleScope
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+} RoleScope;
+
+extern void role_scope_enter(RoleScope *scope, Oid roleid);
+extern void role_scope_leave(RoleScope *scope);
+
 /* Column col (1-based) of row as text, copied into cxt; NULL for NULL. */
 extern char *spi_get_text(MemoryContext cxt, uint64 row, int col);
 extern int64 spi_get_int8(uint64 row, int col, bool *isnull);

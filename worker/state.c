@@ -17,6 +17,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
+#include "guc.h"
 #include "spi_util.h"
 #include "state.h"
 
@@ -419,33 +420,27 @@ state_cap_history(Oid relid, int cap)
 			   &args);
 }
 
+/*
+ * NOTIFY redtrack with the outcome of a run.  Any role that may connect
+ * can LISTEN on a channel (PostgreSQL has no privilege for it), and any
+ * role can NOTIFY on it too: the payload says which table and how much,
+ * never an error text, and listeners should read redtrack.replications for
+ * the truth.  redtrack.notify = off sends nothing.
+ */
 void
 state_notify(Replication *rep, const char *source_name)
 {
 	StringInfoData payload;
-	char		error[201];
 
+	if (!redtrack_notify)
+		return;
 	initStringInfo(&payload);
 	appendStringInfoString(&payload, "{\"table\": ");
 	escape_json(&payload, source_name);
 	appendStringInfo(&payload, ", \"replication_id\": " INT64_FORMAT ", \"state\": ", rep->id);
 	escape_json(&payload, rep->state);
-	appendStringInfo(&payload, ", \"rows\": " INT64_FORMAT ", \"deletes\": " INT64_FORMAT
-					 ", \"error\": ", rep->rows, rep->deletes);
-	if (rep->error)
-	{
-		/* A summary: the first line, at most 200 bytes (already redacted). */
-		size_t		n = strcspn(rep->error, "\n");
-
-		if (n > 200)
-			n = pg_mbcliplen(rep->error, (int) n, 200);
-		memcpy(error, rep->error, n);
-		error[n] = '\0';
-		escape_json(&payload, error);
-	}
-	else
-		appendStringInfoString(&payload, "null");
-	appendStringInfoChar(&payload, '}');
+	appendStringInfo(&payload, ", \"rows\": " INT64_FORMAT ", \"deletes\": " INT64_FORMAT "}",
+					 rep->rows, rep->deletes);
 	Async_Notify("redtrack", payload.data);
 }
 

@@ -50,8 +50,11 @@ watermark_read_horizon(Replicable *r, Oid field_type, Horizon *h)
 	{
 		char	   *sql = psprintf("SELECT pg_catalog.max(%s)::text FROM %s",
 								   quote_identifier(r->replication_field), r->source_name);
+		RoleScope	reader;
 
+		role_scope_enter(&reader, redtrack_source_reader(r));
 		spi_run(sql, NULL, true);
+		role_scope_leave(&reader);
 		h->probe_max = spi_get_text(caller, 0, 1);
 		h->probe_at = GetCurrentTimestamp();
 	}
