@@ -524,6 +524,18 @@ check_source_relation(Relation rel)
 						name)));
 }
 
+/*
+ * Whether redtrack.replicables has a column: a new library runs against
+ * an older schema between a package upgrade and ALTER EXTENSION UPDATE.
+ */
+static bool
+replicables_has_column(const char *column)
+{
+	Oid			relid = get_relname_relid("replicables", redtrack_schema_oid());
+
+	return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
+}
+
 static bool
 is_registered(Oid relid)
 {
@@ -849,6 +861,9 @@ rrr_register(PG_FUNCTION_ARGS)
 		char		nulls[12];
 		int			rc;
 
+		/* With a 0.4 schema the keys' origin is not recorded (nor checked). */
+		bool		with_origin = replicables_has_column("key_from_primary_key");
+
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = CStringGetTextDatum(redtrack_strategy_name(strategy));
@@ -888,12 +903,14 @@ rrr_register(PG_FUNCTION_ARGS)
 		values[10] = DirectFunctionCall1(namein, CStringGetDatum(registrant));
 		values[11] = BoolGetDatum(key_from_primary_key);
 
-		rc = SPI_execute_with_args("INSERT INTO redtrack.replicables "
-								   "(source, strategy, target_table, replication_field, track_deletes, "
-								   " key_columns, every, distkey, sortkey, evolve, registered_by, "
-								   " key_from_primary_key) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-								   12, argtypes, values, nulls, false, 0);
+		rc = SPI_execute_with_args(psprintf("INSERT INTO redtrack.replicables "
+											"(source, strategy, target_table, replication_field, "
+											" track_deletes, key_columns, every, distkey, sortkey, "
+											" evolve, registered_by%s) "
+											"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11%s)",
+											with_origin ? ", key_from_primary_key" : "",
+											with_origin ? ", $12" : ""),
+								   with_origin ? 12 : 11, argtypes, values, nulls, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 	}
@@ -1028,7 +1045,16 @@ replicable_from_tuple(HeapTuple tuple, TupleDesc desc)
 
 #define REPLICABLE_COLUMNS \
 	"source::pg_catalog.oid, strategy, target_table, replication_field, track_deletes, " \
-	"key_columns, distkey, sortkey, evolve, watermark_epoch, registered_by, key_from_primary_key"
+	"key_columns, distkey, sortkey, evolve, watermark_epoch, registered_by, %s"
+
+/* The columns to read, with what 0.4's schema lacks filled in. */
+static char *
+replicable_columns(void)
+{
+	return psprintf(REPLICABLE_COLUMNS,
+					replicables_has_column("key_from_primary_key")
+					? "key_from_primary_key" : "false AS key_from_primary_key");
+}
 
 Replicable *
 redtrack_load_replicable(Oid relid, bool missing_ok)
@@ -1040,8 +1066,9 @@ redtrack_load_replicable(Oid relid, bool missing_ok)
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute_with_args("SELECT " REPLICABLE_COLUMNS " FROM redtrack.replicables "
-							   "WHERE source OPERATOR(pg_catalog.=) $1",
+	rc = SPI_execute_with_args(psprintf("SELECT %s FROM redtrack.replicables "
+										"WHERE source OPERATOR(pg_catalog.=) $1",
+										replicable_columns()),
 							   1, &argtype, &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
@@ -1070,8 +1097,9 @@ redtrack_load_replicables(void)
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute("SELECT " REPLICABLE_COLUMNS " FROM redtrack.replicables "
-					 "ORDER BY registered_at, source::pg_catalog.oid", true, 0);
+	rc = SPI_execute(psprintf("SELECT %s FROM redtrack.replicables "
+							  "ORDER BY registered_at, source::pg_catalog.oid", replicable_columns()),
+					 true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)

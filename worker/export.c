@@ -38,6 +38,7 @@
 #include "export.h"
 #include "guc.h"
 #include "pipeline.h"
+#include "rs_ident.h"
 #include "shmem.h"
 #include "spi_util.h"
 #include "state.h"
@@ -340,7 +341,7 @@ export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
 				if (type)
 				{
 					redshift_exec(conn, psprintf("ALTER TABLE %s ADD COLUMN %s %s", target->qualified,
-												 quote_identifier(field), type), 0, NULL, NULL);
+												 rs_quote_identifier(field), type), 0, NULL, NULL);
 					changed = true;
 				}
 			}

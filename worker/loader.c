@@ -35,15 +35,21 @@
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
 #include "loader.h"
 #include "redact.h"
+#include "rs_ident.h"
 #include "target.h"
+#include "typemap.h"
 
 #define MAX_LOAD_ERRORS_SHOWN 5
+
+/* Attempts of a load that meets serialisation conflicts (error 1023). */
+#define LOAD_ATTEMPTS 6
 
 typedef struct Load
 {
@@ -57,6 +63,7 @@ typedef struct Load
 	char	   *stage;
 	char	   *deletes_stage;
 	char	   *column_list;	/* "a", "b", ... */
+	List	   *varchar_keys;	/* key columns compared ignoring trailing spaces */
 } Load;
 
 static void
@@ -79,14 +86,33 @@ name_list(List *names, const char *qualifier)
 			appendStringInfoString(&buf, ", ");
 		if (qualifier)
 			appendStringInfo(&buf, "%s.", qualifier);
-		appendStringInfoString(&buf, quote_identifier(lfirst(lc)));
+		appendStringInfoString(&buf, rs_quote_identifier(lfirst(lc)));
 	}
 	return buf.data;
 }
 
-/* "t"."k1" = "s"."k1" AND ... */
+/*
+ * Redshift compares CHAR and VARCHAR ignoring trailing spaces ('a' = 'a '
+ * is true, and PARTITION BY puts them in one group), so a VARCHAR key is
+ * compared exactly only together with its length in bytes.  (CHAR values
+ * are padded: there 'a' and 'a ' are one value on both sides.)
+ */
+static bool
+is_varchar_key(Load *load, const char *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, load->varchar_keys)
+	{
+		if (strcmp(lfirst(lc), key) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* "t"."k1" = "s"."k1" AND ..., exact for VARCHAR keys. */
 static char *
-key_join(List *keys, const char *left, const char *right)
+key_join(Load *load, List *keys, const char *left, const char *right)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -94,13 +120,60 @@ key_join(List *keys, const char *left, const char *right)
 	initStringInfo(&buf);
 	foreach(lc, keys)
 	{
-		const char *k = quote_identifier(lfirst(lc));
+		const char *k = rs_quote_identifier(lfirst(lc));
 
 		if (buf.len > 0)
 			appendStringInfoString(&buf, " AND ");
 		appendStringInfo(&buf, "%s.%s = %s.%s", left, k, right, k);
+		if (is_varchar_key(load, lfirst(lc)))
+			appendStringInfo(&buf, " AND OCTET_LENGTH(%s.%s) = OCTET_LENGTH(%s.%s)",
+							 left, k, right, k);
 	}
 	return buf.data;
+}
+
+/* The keys as a PARTITION BY list that keeps VARCHAR keys exact. */
+static char *
+key_partition(Load *load, List *keys)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, keys)
+	{
+		const char *k = rs_quote_identifier(lfirst(lc));
+
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, k);
+		if (is_varchar_key(load, lfirst(lc)))
+			appendStringInfo(&buf, ", OCTET_LENGTH(%s)", k);
+	}
+	return buf.data;
+}
+
+/* The key columns the target stores as VARCHAR. */
+static List *
+varchar_keys(TargetTable *target, List *keys)
+{
+	List	   *result = NIL;
+	ListCell   *kc;
+
+	foreach(kc, keys)
+	{
+		ListCell   *tc;
+
+		foreach(tc, target->columns)
+		{
+			TargetColumn *col = lfirst(tc);
+
+			if (strcmp(col->name, lfirst(kc)) == 0 &&
+				strcmp(col->data_type, "character varying") == 0)
+				result = lappend(result, lfirst(kc));
+		}
+	}
+	return result;
 }
 
 /* ----------------------------------------------------------------
@@ -514,12 +587,12 @@ deduplicated_stage(Load *load)
 	if (rep->target_keys == NIL)
 		return load->stage;
 	order = rep->target_order
-		? psprintf("%s DESC", quote_identifier(rep->target_order))
+		? psprintf("%s DESC", rs_quote_identifier(rep->target_order))
 		: name_list(rep->target_keys, NULL);
-	rn = quote_identifier(own_column_name(rep->target_columns, "redtrack_rn"));
+	rn = rs_quote_identifier(own_column_name(rep->target_columns, "redtrack_rn"));
 	return psprintf("(SELECT *, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY %s) AS %s "
 					"FROM %s) AS s WHERE %s = 1",
-					name_list(rep->target_keys, NULL), order, rn, load->stage, rn);
+					key_partition(load, rep->target_keys), order, rn, load->stage, rn);
 }
 
 static void
@@ -533,7 +606,7 @@ merge_stage(Load *load)
 	{
 		case STRATEGY_TIMED:
 			exec(load, psprintf("DELETE FROM %s USING %s WHERE %s", load->target, load->stage,
-								key_join(rep->target_keys, load->target, load->stage)));
+								key_join(load, rep->target_keys, load->target, load->stage)));
 			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", load->target,
 								load->column_list, load->column_list, source,
 								deduplicated ? "" : " AS s"));
@@ -544,7 +617,7 @@ merge_stage(Load *load)
 								"(SELECT 1 FROM %s AS t WHERE %s)",
 								load->target, load->column_list, load->column_list, source,
 								deduplicated ? "" : " AS s", deduplicated ? "AND" : "WHERE",
-								load->target, key_join(rep->target_keys, "t", "s")));
+								load->target, key_join(load, rep->target_keys, "t", "s")));
 			break;
 		case STRATEGY_FULL:
 		case STRATEGY_QUEUE:
@@ -556,10 +629,10 @@ merge_stage(Load *load)
 	}
 }
 
-int64
-load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn,
-				 const char *create_ddl, const char *marker_source, bool target_must_exist,
-				 bool *target_missing)
+static int64
+load_replication_once(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn,
+					  const char *create_ddl, const char *marker_source, bool target_must_exist,
+					  bool *target_missing)
 {
 	Load		load;
 	TargetTable *target;
@@ -596,8 +669,17 @@ load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn *
 		target = target_describe(load.conn, r);
 	}
 	load.target = target->qualified;
+	load.varchar_keys = varchar_keys(target, rep->target_keys);
 
 	exec(&load, "BEGIN");
+
+	/*
+	 * Loads into one warehouse serialise on the bookkeeping table, taken
+	 * first: on a SERIALIZABLE cluster two loads that both read and write
+	 * it would otherwise abort one another (error 1023).  Redshift's LOCK
+	 * has no mode; PostgreSQL reads the same text as ACCESS EXCLUSIVE.
+	 */
+	exec(&load, psprintf("LOCK %s", loads_table()));
 	earlier = marker_rows(&load);
 	if (earlier >= 0)
 	{
@@ -624,7 +706,7 @@ load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn *
 		(void) copy_manifest(&load, load.deletes_stage, keys,
 							 psprintf("%sdeletes.manifest.json", rep->s3_key));
 		exec(&load, psprintf("DELETE FROM %s USING %s WHERE %s", load.target, load.deletes_stage,
-							 key_join(rep->target_keys, load.target, load.deletes_stage)));
+							 key_join(&load, rep->target_keys, load.target, load.deletes_stage)));
 		exec(&load, psprintf("DROP TABLE %s", load.deletes_stage));
 	}
 	if (rep->carries_truncate || r->strategy == STRATEGY_FULL)
@@ -636,6 +718,69 @@ load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn *
 	}
 	insert_marker(&load, rows_loaded);
 	exec(&load, "COMMIT");
+	return rows_loaded;
+}
+
+/*
+ * A serialisation failure: Redshift's error 1023 ("Serializable isolation
+ * violation on table ..."), on a cluster that runs SERIALIZABLE, when a
+ * transaction of someone else's conflicts with the load's; or
+ * PostgreSQL's 40001.  Nothing of the load committed: it can run again.
+ */
+static bool
+is_serialization_failure(ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		(edata->message && strncmp(edata->message, "1023", 4) == 0) ||
+		(edata->message && strstr(edata->message, "Serializable isolation violation")) ||
+		(edata->detail && strstr(edata->detail, "Serializable isolation violation"));
+}
+
+int64
+load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn,
+				 const char *create_ddl, const char *marker_source, bool target_must_exist,
+				 bool *target_missing)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int64 rows_loaded = 0;
+	volatile bool done = false;
+
+	for (volatile int attempt = 1; !done; attempt++)
+	{
+		ErrorData  *volatile edata = NULL;
+
+		PG_TRY();
+		{
+			rows_loaded = load_replication_once(r, rep, s3, conn, create_ddl, marker_source,
+												target_must_exist, target_missing);
+			done = true;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			if (attempt >= LOAD_ATTEMPTS || *conn == NULL || !is_serialization_failure(edata))
+				PG_RE_THROW();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+
+		if (!done)
+		{
+			long		backoff_ms = (100L << attempt) + random() % 100;
+
+			(void) redshift_exec(*conn, "ROLLBACK", 0, NULL, NULL);
+			ereport(LOG,
+					(errmsg("redtrack: load of replication " INT64_FORMAT " of %s met a serialisation "
+							"conflict; attempt %d of %d in %ld ms",
+							rep->id, r->source_name, attempt + 1, LOAD_ATTEMPTS, backoff_ms),
+					 errdetail("%s", edata->message)));
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 backoff_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
 	return rows_loaded;
 }
 
@@ -741,7 +886,7 @@ load_vacuum(Replicable *r, const char *options)
 			const char *sortkey;
 
 			redshift_exec(conn, psprintf("SET search_path TO %s, public",
-										 quote_identifier(target->schema)), 0, NULL, NULL);
+										 rs_quote_identifier(target->schema)), 0, NULL, NULL);
 			res = redshift_exec(conn, "SELECT min(sortkey) FROM pg_table_def "
 								"WHERE schemaname = $1 AND tablename = $2", 2, params, NULL);
 			sortkey = redshift_value(res, 0, 0);

@@ -15,6 +15,7 @@
 #include "utils/regproc.h"
 
 #include "guc.h"
+#include "rs_ident.h"
 #include "target.h"
 #include "typemap.h"
 
@@ -74,7 +75,7 @@ target_describe(RedshiftConn *conn, Replicable *r)
 		t->name = pstrdup(redshift_value(res, 0, 1));
 		t->exists = true;
 	}
-	t->qualified = quote_qualified_identifier(t->schema, t->name);
+	t->qualified = rs_quote_qualified(t->schema, t->name);
 
 	if (t->exists)
 	{
@@ -108,7 +109,7 @@ append_column_list(StringInfo buf, List *names)
 	{
 		if (lc != list_head(names))
 			appendStringInfoString(buf, ", ");
-		appendStringInfoString(buf, quote_identifier(lfirst(lc)));
+		appendStringInfoString(buf, rs_quote_identifier(lfirst(lc)));
 	}
 }
 
@@ -120,12 +121,12 @@ target_ddl(Replicable *r, bool postgres_dialect)
 	ListCell   *lc;
 
 	initStringInfo(&ddl);
-	appendStringInfo(&ddl, "CREATE TABLE %s (\n", r->target_table);
+	appendStringInfo(&ddl, "CREATE TABLE %s (\n", rs_quote_target(r->target_table));
 	foreach(lc, columns)
 	{
 		ColumnMap  *col = lfirst(lc);
 
-		appendStringInfo(&ddl, "    %s %s%s,\n", quote_identifier(col->target_name),
+		appendStringInfo(&ddl, "    %s %s%s,\n", rs_quote_identifier(col->target_name),
 						 col->target_type, col->not_null ? " NOT NULL" : "");
 	}
 	if (r->key_columns != NIL)
@@ -148,7 +149,7 @@ target_ddl(Replicable *r, bool postgres_dialect)
 			: (r->key_columns != NIL ? linitial(r->key_columns) : NULL);
 
 		if (distkey)
-			appendStringInfo(&ddl, "\nDISTSTYLE KEY DISTKEY (%s)", quote_identifier(distkey));
+			appendStringInfo(&ddl, "\nDISTSTYLE KEY DISTKEY (%s)", rs_quote_identifier(distkey));
 		else
 			appendStringInfoString(&ddl, "\nDISTSTYLE AUTO");
 		if (r->sortkey != NIL)
@@ -158,7 +159,7 @@ target_ddl(Replicable *r, bool postgres_dialect)
 			appendStringInfoChar(&ddl, ')');
 		}
 		else if (r->replication_field)
-			appendStringInfo(&ddl, "\nCOMPOUND SORTKEY (%s)", quote_identifier(r->replication_field));
+			appendStringInfo(&ddl, "\nCOMPOUND SORTKEY (%s)", rs_quote_identifier(r->replication_field));
 	}
 	return ddl.data;
 }
@@ -173,7 +174,7 @@ target_create(RedshiftConn *conn, Replicable *r, TargetTable *t, const char *ddl
 		return;
 	split_target(r->target_table, &schema, &name);
 	if (schema)
-		redshift_exec(conn, psprintf("CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(schema)),
+		redshift_exec(conn, psprintf("CREATE SCHEMA IF NOT EXISTS %s", rs_quote_identifier(schema)),
 					  0, NULL, NULL);
 	redshift_exec(conn, ddl, 0, NULL, NULL);
 	ereport(LOG,
@@ -195,7 +196,7 @@ target_add_columns(RedshiftConn *conn, Replicable *r, TargetTable *t, List *miss
 		/* NOT NULL would fail for the rows already there. */
 		redshift_exec(conn,
 					  psprintf("ALTER TABLE %s ADD COLUMN %s %s", t->qualified,
-							   quote_identifier(col->target_name), col->target_type),
+							   rs_quote_identifier(col->target_name), col->target_type),
 					  0, NULL, NULL);
 		ereport(LOG,
 				(errmsg("redtrack: added column %s to %s (evolve)",
