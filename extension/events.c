@@ -562,8 +562,8 @@ datetime_value(const char *stream, Field *f, JsonbValue *v)
 					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
 					 errmsg("value \"%.*s\"%s of field \"%s\" of stream \"%s\" is out of range for type %s",
 							shown, text, shown < len ? "..." : "", f->name, stream, type_names[f->type]),
-					 errhint("Years are 0001 to 9999 (also in UTC), hours 00 to 23, minutes and seconds "
-									 "00 to 59, offsets at most 15:59.")));
+					 errhint("Years are 0001 to 9999 (also in UTC), hours 00 to 23, minutes and "
+							 "seconds 00 to 59, offsets at most 15:59.")));
 			break;
 	}
 	return result;

@@ -140,6 +140,27 @@ like(drain(), qr/^imported\|11$/, 'and the stream still drains');
 compare_tables($node, q{SELECT n, path FROM written ORDER BY n},
 	qq{SELECT n, path FROM "$stream" WHERE n <> 101 ORDER BY n}, 'the stream\'s events, all of them');
 
+# ---------------------------------------------------------------------------
+# Upgrading from 0.4: a stored date or time default that is not ISO 8601
+# ("epoch", "infinity", "01/02/2024", read until then in each writer's
+# settings) is rewritten, so that writes to its stream keep working.
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', 'CREATE DATABASE upgraded');
+sub up { return $node->safe_psql('upgraded', $_[0]); }
+up(q{CREATE EXTENSION redtrack VERSION '0.4'});
+up(q{SELECT rrr_define_stream('legacy', '{"k": {"type": "integer"},
+	"a": {"type": "timestamptz", "default": "2000-01-01"}, "b": {"type": "timestamp", "default": "2000-01-01"},
+	"c": {"type": "date", "default": "2000-01-01"}, "d": {"type": "timestamptz", "default": "2000-01-01"}}')});
+up(q{UPDATE redtrack.streams SET columns = '{"k": {"type": "integer"},
+	"a": {"type": "timestamptz", "default": "epoch"}, "b": {"type": "timestamp", "default": "infinity"},
+	"c": {"type": "date", "default": "01/02/2024"}, "d": {"type": "timestamptz", "default": "2024-05-01 12:00:00.5+02"}}'
+	WHERE name = 'legacy'});
+up(q{ALTER EXTENSION redtrack UPDATE TO '0.5'});
+up(q{SET DateStyle = 'SQL, DMY'; SET TimeZone = 'Asia/Kolkata'; SELECT rrr_write('legacy', '{"k": 1}')});
+is(up(q{SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SELECT k, a, b, c, d FROM redtrack_streams.legacy}),
+	'1|1970-01-01 00:00:00+00|9999-12-31 23:59:59.999999|2024-01-02|2024-05-01 10:00:00.5+00',
+	'after the upgrade, a stream with 0.4 date and time defaults takes writes, with their values');
+
 sql(qq{SELECT rrr_drop_stream('$stream', force => true)});
 warehouse_sql(qq{DROP TABLE IF EXISTS "$stream"; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE});
 $node->stop;
