@@ -1351,6 +1351,12 @@ rrr_write(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+static void
+batch_error_context(void *arg)
+{
+	errcontext("event %d of the batch", *(int *) arg);
+}
+
 /* rrr_write_batch(stream, events jsonb[]): many events, one call. */
 Datum
 rrr_write_batch(PG_FUNCTION_ARGS)
@@ -1361,6 +1367,8 @@ rrr_write_batch(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			n;
 	int			truncated = 0;
+	int			position = 0;
+	ErrorContextCallback callback;
 	MemoryContext per_event;
 	MemoryContext old;
 
@@ -1380,9 +1388,16 @@ rrr_write_batch(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("event %d of the batch is NULL", i + 1)));
+		/* which of many events an error is about */
+		position = i + 1;
+		callback.callback = batch_error_context;
+		callback.arg = &position;
+		callback.previous = error_context_stack;
+		error_context_stack = &callback;
 		old = MemoryContextSwitchTo(per_event);
 		(void) write_event(s, DatumGetJsonbP(events[i]), &truncated);
 		MemoryContextSwitchTo(old);
+		error_context_stack = callback.previous;
 		MemoryContextReset(per_event);
 	}
 	report_truncation(name, truncated);
