@@ -36,7 +36,10 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -52,6 +55,7 @@
 #include "ownership.h"
 #include "redshift.h"
 #include "spi_util.h"
+#include "typemap.h"
 
 PG_FUNCTION_INFO_V1(rrr_define_stream);
 PG_FUNCTION_INFO_V1(rrr_write);
@@ -62,7 +66,7 @@ PG_FUNCTION_INFO_V1(redtrack_stream_backlog);
 
 #define WRITER_ROLE "redtrack_writer"
 #define MAX_VARCHAR 65535
-#define MAX_EVENT_BYTES (4 * 1024 * 1024)	/* Redshift's largest row */
+#define MAX_EVENT_BYTES (4 * 1024 * 1024)	/* Redshift's largest input record */
 #define INTERNAL_PREFIX "redtrack_"
 
 typedef enum FieldType
@@ -374,12 +378,195 @@ integer_value(const char *stream, Field *f, JsonbValue *v, int64 min, int64 max)
 	return n;
 }
 
-/* A string as the type's input function reads it, failures in context. */
-static Datum
-parse_with(PGFunction input, const char *text, int32 typmod)
+/* ----------------------------------------------------------------
+ * ISO 8601 dates and times
+ * ----------------------------------------------------------------
+ */
+
+typedef enum IsoResult
 {
-	return DirectFunctionCall3(input, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
-							   Int32GetDatum(typmod));
+	ISO_OK,
+	ISO_SYNTAX,
+	ISO_RANGE
+} IsoResult;
+
+/* Exactly n decimal digits at *p. */
+static bool
+read_digits(const char **p, const char *end, int n, int *value)
+{
+	int			v = 0;
+
+	if (end - *p < n)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		char		c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	*value = v;
+	return true;
+}
+
+/*
+ * An event's date or timestamp, read without the writer's DateStyle or
+ * TimeZone, so that the same text is the same value in every session
+ * (timestamp_in reads "01/02/2024" by DateStyle, an unzoned timestamptz in
+ * TimeZone, and takes "now", "epoch" and "infinity").  Accepted:
+ *
+ *	 YYYY-MM-DD
+ *	 YYYY-MM-DD(T| )HH:MM[:SS[(.|,)fraction]][Z | (+|-)HH[[:]MM[:SS]]]
+ *
+ * the second for timestamps only.  A timestamptz without an offset is UTC;
+ * a timestamp keeps its wall-clock time and ignores an offset, as
+ * PostgreSQL and Redshift do.  Years are 0001 to 9999, also once converted
+ * to UTC: the export writes no others (it would clamp them).  Fractions
+ * are rounded to microseconds.  Offsets may have seconds because
+ * PostgreSQL's own JSON writes them for historical local times.
+ */
+static IsoResult
+parse_iso8601(const char *s, size_t len, FieldType type, Datum *result)
+{
+	const char *p = s;
+	const char *end = s + len;
+	struct pg_tm tm;
+	fsec_t		fsec = 0;
+	int			tz = 0;			/* seconds west of UTC, as PostgreSQL counts */
+	Timestamp	ts;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!read_digits(&p, end, 4, &tm.tm_year) || p == end || *p++ != '-' ||
+		!read_digits(&p, end, 2, &tm.tm_mon) || p == end || *p++ != '-' ||
+		!read_digits(&p, end, 2, &tm.tm_mday))
+		return ISO_SYNTAX;
+	if (p < end)
+	{
+		if (type == FT_DATE || (*p != 'T' && *p != 't' && *p != ' '))
+			return ISO_SYNTAX;
+		p++;
+		if (!read_digits(&p, end, 2, &tm.tm_hour) || p == end || *p++ != ':' ||
+			!read_digits(&p, end, 2, &tm.tm_min))
+			return ISO_SYNTAX;
+		if (p < end && *p == ':')
+		{
+			p++;
+			if (!read_digits(&p, end, 2, &tm.tm_sec))
+				return ISO_SYNTAX;
+			if (p < end && (*p == '.' || *p == ','))
+			{
+				int			digits = 0;
+				bool		round_up = false;
+
+				for (p++; p < end && *p >= '0' && *p <= '9'; p++, digits++)
+				{
+					if (digits < 6)
+						fsec = fsec * 10 + (*p - '0');
+					else if (digits == 6)
+						round_up = (*p >= '5');
+				}
+				if (digits == 0)
+					return ISO_SYNTAX;
+				for (int i = digits; i < 6; i++)
+					fsec *= 10;
+				if (round_up)
+					fsec++;
+			}
+		}
+		if (p < end)
+		{
+			if ((*p == 'Z' || *p == 'z') && p + 1 == end)
+				p++;
+			else if (*p == '+' || *p == '-')
+			{
+				int			sign = (*p++ == '+') ? 1 : -1;
+				int			hours;
+				int			minutes = 0;
+				int			seconds = 0;
+
+				if (!read_digits(&p, end, 2, &hours))
+					return ISO_SYNTAX;
+				if (p < end && *p == ':')
+				{
+					p++;
+					if (!read_digits(&p, end, 2, &minutes))
+						return ISO_SYNTAX;
+					if (p < end && *p == ':')
+					{
+						p++;
+						if (!read_digits(&p, end, 2, &seconds))
+							return ISO_SYNTAX;
+					}
+				}
+				else if (p < end && !read_digits(&p, end, 2, &minutes))
+					return ISO_SYNTAX;
+				if (p != end)
+					return ISO_SYNTAX;
+				/* PostgreSQL's limit; real offsets go to 14 hours */
+				if (hours > 15 || minutes > 59 || seconds > 59)
+					return ISO_RANGE;
+				tz = -sign * (hours * SECS_PER_HOUR + minutes * SECS_PER_MINUTE + seconds);
+			}
+			else
+				return ISO_SYNTAX;
+		}
+		if (tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+			return ISO_RANGE;
+	}
+	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > MONTHS_PER_YEAR || tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1])
+		return ISO_RANGE;
+
+	if (type == FT_DATE)
+	{
+		*result = DateADTGetDatum(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE);
+		return ISO_OK;
+	}
+	if (tm2timestamp(&tm, fsec, type == FT_TIMESTAMPTZ ? &tz : NULL, &ts) != 0 ||
+		ts < (Timestamp) (date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY ||
+		ts >= (Timestamp) (date2j(10000, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+		return ISO_RANGE;
+	*result = TimestampGetDatum(ts);
+	return ISO_OK;
+}
+
+/* A date or time field's value, or a clear error. */
+static Datum
+datetime_value(const char *stream, Field *f, JsonbValue *v)
+{
+	const char *text = v->val.string.val;
+	int			len = v->val.string.len;
+	int			shown = pg_mbcliplen(text, len, 64);
+	Datum		result;
+
+	switch (parse_iso8601(text, (size_t) len, f->type, &result))
+	{
+		case ISO_OK:
+			break;
+		case ISO_SYNTAX:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+					 errmsg("field \"%s\" of stream \"%s\" must be a string in ISO 8601 form, not \"%.*s\"%s",
+							f->name, stream, shown, text, shown < len ? "..." : ""),
+					 errdetail("The field is declared %s.", type_spelling(f)),
+					 f->type == FT_DATE
+					 ? errhint("Write a date as \"2024-05-01\".")
+					 : f->type == FT_TIMESTAMPTZ
+					 ? errhint("Write \"2024-05-01T12:00:00Z\" or \"2024-05-01T14:00:00+02:00\"; a time without an offset is UTC.")
+					 : errhint("Write \"2024-05-01T12:00:00\"; an offset is ignored.")));
+			break;
+		case ISO_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
+					 errmsg("value \"%.*s\"%s of field \"%s\" of stream \"%s\" is out of range for type %s",
+							shown, text, shown < len ? "..." : "", f->name, stream, type_names[f->type]),
+					 errhint("Years are 0001 to 9999 (also in UTC), hours 00 to 23, minutes and "
+							 "seconds 00 to 59, offsets at most 15:59.")));
+			break;
+	}
+	return result;
 }
 
 /*
@@ -444,17 +631,9 @@ field_value(const char *stream, Field *f, JsonbValue *v, int *truncated)
 		case FT_TIMESTAMPTZ:
 		case FT_DATE:
 			{
-				char	   *text;
-
 				if (v->type != jbvString)
 					wrong_type(stream, f, v, "a string in ISO 8601 form");
-				text = pnstrdup(v->val.string.val, v->val.string.len);
-				if (f->type == FT_TIMESTAMP)
-					result = parse_with(timestamp_in, text, -1);
-				else if (f->type == FT_TIMESTAMPTZ)
-					result = parse_with(timestamptz_in, text, -1);
-				else
-					result = DirectFunctionCall1(date_in, CStringGetDatum(text));
+				result = datetime_value(stream, f, v);
 				break;
 			}
 		case FT_SUPER:
@@ -632,6 +811,35 @@ find_field(Field *fields, int n, const char *name)
 	return NULL;
 }
 
+/*
+ * Redshift folds column names to lower case, quoted ones too: two fields
+ * whose names differ only in case would be one column there, and every
+ * load of the stream would fail.  A pair of fields an older definition
+ * already has is left alone, since fields can never be removed.
+ */
+static void
+check_case_collisions(const char *stream, Field *fields, int n, Field *old, int nold)
+{
+	for (int i = 0; i < n; i++)
+	{
+		bool		i_is_old = old != NULL && find_field(old, nold, fields[i].name) != NULL;
+
+		for (int j = i + 1; j < n; j++)
+		{
+			if (pg_strcasecmp(fields[i].name, fields[j].name) != 0)
+				continue;
+			if (i_is_old && find_field(old, nold, fields[j].name) != NULL)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("fields \"%s\" and \"%s\" of stream \"%s\" differ only in case",
+							fields[i].name, fields[j].name, stream),
+					 errdetail("Redshift folds column names to lower case, quoted ones too: both would be one column."),
+					 errhint("Give the fields names that differ in more than case.")));
+		}
+	}
+}
+
 /* sortkey: a comma-separated list of fields. */
 static List *
 parse_sortkey(const char *stream, const char *sortkey, Field *fields, int n)
@@ -750,6 +958,11 @@ typedef struct StreamEntry
 	Field	   *fields;
 	SPIPlanPtr	insert;
 	MemoryContext cxt;
+	bool		has_double;		/* a field whose text depends on a setting */
+	/* the export's encoding of each field, for one dialect (or none yet) */
+	ColumnMap **encoders;
+	bool		encoders_ready;
+	bool		encoders_postgres;
 } StreamEntry;
 
 static HTAB *streams = NULL;
@@ -780,6 +993,8 @@ release_entry(StreamEntry *entry)
 		MemoryContextDelete(entry->cxt);
 	entry->cxt = NULL;
 	entry->fields = NULL;
+	entry->encoders = NULL;
+	entry->encoders_ready = false;
 }
 
 static void
@@ -824,6 +1039,10 @@ load_entry(StreamEntry *entry)
 	columns = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	entry->fields = parse_definition(entry->name, columns, &entry->nfields);
 	MemoryContextSwitchTo(old);
+	entry->has_double = false;
+	for (int i = 0; i < entry->nfields; i++)
+		if (entry->fields[i].type == FT_DOUBLE)
+			entry->has_double = true;
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s.%s (", STREAMS_SCHEMA, quote_identifier(entry->name));
@@ -908,6 +1127,100 @@ require_writer(void)
 				 errhint("GRANT %s TO the role that writes events.", WRITER_ROLE)));
 }
 
+/*
+ * The export's encoding of the stream's fields (worker/typemap.c), so that
+ * an event is measured by the code that will write it.  The export maps
+ * the queue table's columns and then adapts them to the target, whose
+ * columns have the declared types: varchar fields are limited to their
+ * declared length, no other field is (export_layout, adapt_to_target).
+ */
+static void
+prepare_encoders(StreamEntry *s, bool postgres_dialect)
+{
+	MemoryContext old;
+
+	if (s->encoders_ready && s->encoders_postgres == postgres_dialect)
+		return;
+	s->encoders_ready = false;
+	old = MemoryContextSwitchTo(s->cxt);
+	if (s->encoders == NULL)
+		s->encoders = palloc0(sizeof(ColumnMap *) * s->nfields);
+	for (int i = 0; i < s->nfields; i++)
+	{
+		AttrNumber	attnum = get_attnum(s->relid, s->fields[i].name);
+
+		if (attnum == InvalidAttrNumber)
+			elog(ERROR, "queue table of stream \"%s\" has no column \"%s\"",
+				 s->name, s->fields[i].name);
+		s->encoders[i] = redtrack_map_source_column(s->relid, attnum, postgres_dialect);
+		s->encoders[i]->max_length = s->fields[i].type == FT_VARCHAR ? s->fields[i].length : 0;
+	}
+	MemoryContextSwitchTo(old);
+	s->encoders_postgres = postgres_dialect;
+	s->encoders_ready = true;
+}
+
+/* Reused between events; malloc'd, as the encoder's buffers are. */
+static ByteBuf event_row;
+
+/*
+ * Redshift refuses an input record over 4 MB, and a refused record fails
+ * the whole load: one such event would stop its stream for good.  What
+ * counts is the event's row in the load file, which can be far larger
+ * than its jsonb (jsonb's text form writes a control character as six
+ * bytes, CSV doubles quotes), or far smaller (unknown fields of a lenient
+ * stream, strings cut to their declared length).  So the row is encoded
+ * here as the export will encode it, and measured; the newline that ends
+ * it is not part of the record.
+ */
+static void
+check_event_size(StreamEntry *s, Datum *values, char *nulls)
+{
+	bool		postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	EncodeCounters counters = {0};
+	int			nestlevel = -1;
+	size_t		size;
+	bool		oom;
+
+	prepare_encoders(s, postgres_dialect);
+
+	/* float8's text depends on extra_float_digits: the engine's is 1 */
+	if (s->has_double && extra_float_digits <= 0)
+	{
+		nestlevel = NewGUCNestLevel();
+		(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	bytebuf_reset(&event_row);
+	for (int i = 0; i < s->nfields; i++)
+	{
+		if (i > 0)
+			bytebuf_append_char(&event_row, ',');
+		redtrack_encode_value(&event_row, s->encoders[i], values[i], nulls[i] == 'n',
+							  postgres_dialect, &counters);
+	}
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
+
+	size = event_row.len;
+	oom = event_row.oom;
+	/* Keep a small buffer only: one large event must not stay in memory. */
+	if (oom || event_row.cap > 64 * 1024)
+		bytebuf_free(&event_row);
+	if (oom)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not measure an event of stream \"%s\".", s->name)));
+	if (size > MAX_EVENT_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("event of stream \"%s\" is too large for Redshift", s->name),
+				 errdetail("Its row in the load file would be %zu bytes; Redshift loads at most %d bytes (4 MB) in a row.",
+						   size, MAX_EVENT_BYTES),
+				 errhint("Keep large values out of events, or split them.")));
+}
+
 /* Validate one event and insert it; returns its event id. */
 static int64
 write_event(StreamEntry *s, Jsonb *event, int *truncated)
@@ -928,11 +1241,6 @@ write_event(StreamEntry *s, Jsonb *event, int *truncated)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("an event of stream \"%s\" must be a JSON object", s->name)));
-	if (VARSIZE(event) > MAX_EVENT_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("event of stream \"%s\" is %zu bytes, more than the %d MB Redshift loads in a row",
-						s->name, (size_t) VARSIZE(event), MAX_EVENT_BYTES / (1024 * 1024))));
 
 	it = JsonbIteratorInit(&event->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -993,6 +1301,7 @@ write_event(StreamEntry *s, Jsonb *event, int *truncated)
 					 errmsg("field \"%s\" of stream \"%s\" is required", f->name, s->name),
 					 errdetail("It is declared not null and has no default.")));
 	}
+	check_event_size(s, values, nulls);
 
 	/* The queue table belongs to the extension owner. */
 	SPI_connect();
@@ -1042,6 +1351,12 @@ rrr_write(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+static void
+batch_error_context(void *arg)
+{
+	errcontext("event %d of the batch", *(int *) arg);
+}
+
 /* rrr_write_batch(stream, events jsonb[]): many events, one call. */
 Datum
 rrr_write_batch(PG_FUNCTION_ARGS)
@@ -1052,6 +1367,8 @@ rrr_write_batch(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			n;
 	int			truncated = 0;
+	int			position = 0;
+	ErrorContextCallback callback;
 	MemoryContext per_event;
 	MemoryContext old;
 
@@ -1071,9 +1388,16 @@ rrr_write_batch(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("event %d of the batch is NULL", i + 1)));
+		/* which of many events an error is about */
+		position = i + 1;
+		callback.callback = batch_error_context;
+		callback.arg = &position;
+		callback.previous = error_context_stack;
+		error_context_stack = &callback;
 		old = MemoryContextSwitchTo(per_event);
 		(void) write_event(s, DatumGetJsonbP(events[i]), &truncated);
 		MemoryContextSwitchTo(old);
+		error_context_stack = callback.previous;
 		MemoryContextReset(per_event);
 	}
 	report_truncation(name, truncated);
@@ -1169,6 +1493,7 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 	SPI_connect();
 	redtrack_enter_owner_scope(&scope);
 	old = existing_fields(name, &nold, &old_sortkey, &old_distkey);
+	check_case_collisions(name, fields, nfields, old, nold);
 	initStringInfo(&sql);
 	if (old == NULL)
 	{

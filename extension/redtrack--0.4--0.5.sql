@@ -38,7 +38,63 @@ UPDATE redtrack.replicables AS r
 -- Section C: event streams (sizes, names, timestamps)
 -- ---------------------------------------------------------------------------
 
-
+-- Event dates and timestamps are now read as ISO 8601 only, the same in
+-- every session.  A stored default in another form ("now", "epoch",
+-- "01/02/2024": until now read with each writing session's DateStyle and
+-- TimeZone) would make every write to its stream fail: it becomes the
+-- value it has with DateStyle ISO, MDY and TimeZone UTC, written in ISO
+-- form, within years 1 to 9999 as the export would have clamped it.  Every
+-- such default is rewritten, so that the stored text surely parses.
+DO $$
+DECLARE
+	s record;
+	f record;
+	cols jsonb;
+	d text;
+	v text;
+	saved_style text := pg_catalog.current_setting('DateStyle');
+	saved_zone text := pg_catalog.current_setting('TimeZone');
+BEGIN
+	PERFORM pg_catalog.set_config('DateStyle', 'ISO, MDY', true);
+	PERFORM pg_catalog.set_config('TimeZone', 'UTC', true);
+	FOR s IN SELECT name, columns FROM redtrack.streams LOOP
+		cols := s.columns;
+		FOR f IN SELECT key, value FROM pg_catalog.jsonb_each(s.columns)
+			WHERE value OPERATOR(pg_catalog.->>) 'type' IN ('timestamp', 'timestamptz', 'date')
+			  AND pg_catalog.jsonb_typeof(value OPERATOR(pg_catalog.->) 'default') = 'string'
+		LOOP
+			d := f.value OPERATOR(pg_catalog.->>) 'default';
+			BEGIN
+				v := CASE f.value OPERATOR(pg_catalog.->>) 'type'
+					WHEN 'date' THEN pg_catalog.to_char(
+						GREATEST(LEAST(d::pg_catalog.date, '9999-12-31'::pg_catalog.date),
+								 '0001-01-01'::pg_catalog.date), 'YYYY-MM-DD')
+					WHEN 'timestamp' THEN pg_catalog.to_char(
+						GREATEST(LEAST(d::pg_catalog.timestamp, '9999-12-31 23:59:59.999999'::pg_catalog.timestamp),
+								 '0001-01-01'::pg_catalog.timestamp), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+					ELSE pg_catalog.to_char(
+						GREATEST(LEAST(d::pg_catalog.timestamptz, '9999-12-31 23:59:59.999999+00'::pg_catalog.timestamptz),
+								 '0001-01-01 00:00:00+00'::pg_catalog.timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+				END;
+			EXCEPTION WHEN data_exception THEN
+				v := NULL;
+			END;
+			IF v IS NULL THEN
+				RAISE WARNING 'default "%" of field "%" of stream "%" is not a date or time in ISO 8601 form',
+					d, f.key, s.name
+					USING HINT = 'Writes to the stream fail until rrr_define_stream gives the field an ISO 8601 default.';
+			ELSIF v IS DISTINCT FROM d THEN
+				cols := pg_catalog.jsonb_set(cols, ARRAY[f.key, 'default'], pg_catalog.to_jsonb(v));
+			END IF;
+		END LOOP;
+		IF cols IS DISTINCT FROM s.columns THEN
+			UPDATE redtrack.streams SET columns = cols WHERE name OPERATOR(pg_catalog.=) s.name;
+		END IF;
+	END LOOP;
+	PERFORM pg_catalog.set_config('DateStyle', saved_style, true);
+	PERFORM pg_catalog.set_config('TimeZone', saved_zone, true);
+END
+$$;
 
 -- (end of section C)
 

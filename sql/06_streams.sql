@@ -100,6 +100,96 @@ SELECT rrr_define_stream('loose', '{"a": {"type": "integer"}, "b": {"type": "var
 SELECT rrr_write('loose', '{"a": 2}') AS id;
 SELECT a, b FROM redtrack_streams.loose ORDER BY redtrack_event_id;
 
+-- field names that differ only in case: Redshift folds them, quoted ones
+-- too, into one column, so the stream could never be loaded
+SELECT rrr_define_stream('cased', '{"Path": {"type": "varchar(8)"}, "path": {"type": "varchar(8)"}}');
+SELECT rrr_define_stream('cased', '{"path": {"type": "varchar(8)"}, "n": {"type": "integer"}}');
+SELECT rrr_define_stream('cased', '{"path": {"type": "varchar(8)"}, "n": {"type": "integer"}, "PATH": {"type": "integer"}}');
+SELECT rrr_define_stream('cased', '{"path": {"type": "varchar(8)"}, "n": {"type": "integer"}, "N": {"type": "integer"}}');
+SELECT rrr_define_stream('cased', '{"path": {"type": "varchar(8)"}, "n": {"type": "integer"}, "Other": {"type": "integer"}}');
+SELECT columns FROM redtrack.streams WHERE name = 'cased';
+SELECT rrr_drop_stream('cased');
+
+-- timestamps: ISO 8601 only, read the same whatever the writer's settings
+-- (a timestamptz without an offset is UTC; a timestamp ignores an offset)
+SELECT rrr_define_stream('times', '{"k": {"type": "integer"}, "ts": {"type": "timestamp"},
+	"tz": {"type": "timestamptz"}, "d": {"type": "date"}}');
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'Asia/Kolkata';
+SELECT rrr_write('times', '{"k": 1, "ts": "2024-01-02T03:04:05", "tz": "2024-01-02T03:04:05", "d": "2024-01-02"}') > 0 AS written;
+SELECT rrr_write_batch('times', ARRAY['{"k": 2, "ts": "2024-01-02 03:04:05.123456789+02", "tz": "2024-01-02 03:04:05.5-0330", "d": "2024-02-29"}',
+	'{"k": 3, "ts": "2024-01-02t03:04z", "tz": "2024-01-02T03:04:05,25+05:45", "d": "0001-01-01"}']::jsonb[]) AS written;
+SET DateStyle = 'Postgres, MDY';
+SET TimeZone = 'America/New_York';
+SELECT rrr_write('times', '{"k": 4, "ts": "2024-01-02T03:04:05", "tz": "2024-01-02T03:04:05", "d": "2024-01-02"}') > 0 AS written;
+SELECT rrr_write_batch('times', ARRAY['{"k": 5, "ts": "2024-01-02 03:04:05.123456789+02", "tz": "2024-01-02 03:04:05.5-0330", "d": "2024-02-29"}',
+	'{"k": 6, "ts": "2024-01-02t03:04z", "tz": "2024-01-02T03:04:05,25+05:45", "d": "9999-12-31"}']::jsonb[]) AS written;
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+SELECT k, ts, tz, d FROM redtrack_streams.times ORDER BY k;
+RESET TimeZone;
+RESET DateStyle;
+-- what other styles or the special words would read differently, or not at all
+SELECT rrr_write('times', '{"tz": "01/02/2024"}');
+SELECT rrr_write('times', '{"tz": "now"}');
+SELECT rrr_write('times', '{"ts": "epoch"}');
+SELECT rrr_write('times', '{"ts": "infinity"}');
+SELECT rrr_write('times', '{"d": "-infinity"}');
+SELECT rrr_write('times', '{"d": "today"}');
+SELECT rrr_write('times', '{"tz": "2024-01-02 03:04:05 EST"}');
+SELECT rrr_write('times', '{"tz": "2024-01-02 03:04:05 America/New_York"}');
+SELECT rrr_write('times', '{"tz": "Jan 2 2024"}');
+SELECT rrr_write('times', '{"tz": "2024-1-2"}');
+SELECT rrr_write('times', '{"tz": "20240102T030405Z"}');
+SELECT rrr_write('times', '{"tz": "2024-01-02T03:04:05+5"}');
+SELECT rrr_write('times', '{"tz": "2024-01-02T03:04:05+16:00"}');
+SELECT rrr_write('times', '{"tz": "2024-01-02T03:04:05Z "}');
+SELECT rrr_write('times', '{"tz": " 2024-01-02"}');
+SELECT rrr_write('times', '{"tz": "2024-01-02T"}');
+SELECT rrr_write('times', '{"tz": "2024-01-02T03:04:05."}');
+SELECT rrr_write('times', '{"d": "2024-01-02T03:04:05Z"}');
+SELECT rrr_write('times', '{"d": "2024-02-30"}');
+SELECT rrr_write('times', '{"d": "2023-02-29"}');
+SELECT rrr_write('times', '{"ts": "2024-01-02T24:00:00"}');
+SELECT rrr_write('times', '{"ts": "2024-01-02T23:60:00"}');
+SELECT rrr_write('times', '{"ts": "2024-01-02T23:59:60"}');
+SELECT rrr_write('times', '{"d": "0000-01-01"}');
+SELECT rrr_write('times', '{"d": "10000-01-01"}');
+SELECT rrr_write('times', '{"d": "2024-01-02 BC"}');
+SELECT rrr_write_batch('times', ARRAY['{"k": 7, "d": "2024-01-02"}', '{"k": 8, "d": "01/02/2024"}']::jsonb[]);
+SELECT rrr_write_batch('times', ARRAY['{"k": 7, "tz": "2024-01-02"}', '{"k": 8, "tz": "now"}']::jsonb[]);
+SELECT rrr_define_stream('times', '{"k": {"type": "integer"}, "ts": {"type": "timestamp"},
+	"tz": {"type": "timestamptz"}, "d": {"type": "date"}, "since": {"type": "timestamptz", "default": "now"}}');
+SELECT rrr_define_stream('times', '{"k": {"type": "integer"}, "ts": {"type": "timestamp"},
+	"tz": {"type": "timestamptz"}, "d": {"type": "date"}, "since": {"type": "date", "default": "05/01/2024"}}');
+SELECT count(*) AS events FROM redtrack_streams.times;
+SELECT rrr_drop_stream('times', force => true);
+
+-- size: what counts is the event's row in the load file, as the export
+-- writes it (Redshift loads at most 4 MB per row)
+SELECT rrr_define_stream('big', '{"n": {"type": "integer"}, "a": {"type": "super"}, "v": {"type": "varchar(16)"}}');
+-- 3.9 MB of jsonb, whose text form writes each byte as \u0001: 23 MB
+SELECT rrr_write('big', jsonb_build_object('n', 2, 'a', repeat(chr(1), 3900000)));
+DO $$
+BEGIN
+	PERFORM rrr_write('big', jsonb_build_object('n', 2, 'a', repeat(chr(1), 3900000)));
+EXCEPTION WHEN program_limit_exceeded THEN
+	RAISE NOTICE 'refused with SQLSTATE %', SQLSTATE;
+END
+$$;
+SELECT rrr_write_batch('big', ARRAY[jsonb_build_object('n', 1), jsonb_build_object('n', 2, 'a', repeat('"', 1400000))]);
+-- the row: "1", the jsonb string quoted (6 bytes more), the NULL marker,
+-- two commas; one byte more than 4 MB is refused, 4 MB is not
+SELECT rrr_write('big', jsonb_build_object('n', 1, 'a', to_jsonb(repeat('y', 4194304 - 10 + 1))));
+SELECT rrr_write('big', jsonb_build_object('n', 1, 'a', to_jsonb(repeat('y', 4194304 - 10)))) > 0 AS written;
+-- 5 MB of jsonb cut to the declared 16 bytes is a small row
+SELECT rrr_write('big', jsonb_build_object('n', 3, 'v', repeat('z', 5000000))) > 0 AS written;
+-- lenient streams ignore what they do not know, however large
+SELECT rrr_define_stream('big', '{"n": {"type": "integer"}, "a": {"type": "super"}, "v": {"type": "varchar(16)"}}', lenient => true);
+SELECT rrr_write('big', jsonb_build_object('n', 4, 'ignored', repeat('z', 5000000))) > 0 AS written;
+SELECT n, octet_length(a::text) AS a_bytes, v FROM redtrack_streams.big ORDER BY n;
+SELECT rrr_drop_stream('big', force => true);
+
 -- privileges: writers write, nothing else; others nothing
 CREATE ROLE regress_app IN ROLE redtrack_writer;
 CREATE ROLE regress_nobody;
