@@ -1753,7 +1753,8 @@ redtrack_stream_backlog(PG_FUNCTION_ARGS)
 	if (relname == NULL || get_rel_namespace(relid) != get_namespace_oid(STREAMS_SCHEMA, true))
 		return (Datum) 0;
 	SPI_connect();
-	spi_run(psprintf("SELECT pg_catalog.count(*), pg_catalog.now() - pg_catalog.min(redtrack_enqueued_at) "
+	spi_run(psprintf("SELECT pg_catalog.count(*), "
+					 "pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(redtrack_enqueued_at) "
 					 "FROM %s", queue_table(relname)), NULL, true);
 	values[0] = Int64GetDatum(spi_get_int8(0, 1, NULL));
 	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &nulls[1]);

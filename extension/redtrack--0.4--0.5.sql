@@ -23,7 +23,6 @@ UPDATE redtrack.replicables AS r
 		 WHERE i.indrelid OPERATOR(pg_catalog.=) r.source::pg_catalog.oid AND i.indisprimary
 		 ORDER BY k.n);
 
-
 -- (end of section A)
 
 -- ---------------------------------------------------------------------------
@@ -105,3 +104,32 @@ $$;
 
 
 -- (end of section D)
+
+-- ---------------------------------------------------------------------------
+-- Last: every function of the extension, including those added above
+-- Functions run with a pinned search_path, so that SQL they run in the
+-- caller's session (redtrack.status calls redtrack.stream_backlog) never
+-- resolves an operator or function from a schema the caller put first.
+-- rrr_write, rrr_write_batch and the trigger are left out: they are on the
+-- application's hot path and pin search_path themselves (owner scope).
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN
+		SELECT p.oid::pg_catalog.regprocedure
+		  FROM pg_catalog.pg_proc AS p
+		  JOIN pg_catalog.pg_depend AS d
+			ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+		   AND d.objid OPERATOR(pg_catalog.=) p.oid
+		   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+		   AND d.deptype OPERATOR(pg_catalog.=) 'e'
+		  JOIN pg_catalog.pg_extension AS e
+			ON e.oid OPERATOR(pg_catalog.=) d.refobjid AND e.extname OPERATOR(pg_catalog.=) 'redtrack'
+		 WHERE p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY['rrr_write', 'rrr_write_batch', 'track_deletes']::pg_catalog.name[])
+		   AND p.proconfig IS NULL
+	LOOP
+		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
+	END LOOP;
+END
+$$;
