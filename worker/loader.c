@@ -298,6 +298,23 @@ copy_authorization(Load *load)
 					copy_literal(load->s3->secret_key, "the AWS secret access key"));
 }
 
+/* A LIKE pattern for every key under a prefix (wildcards in it escaped). */
+static char *
+like_prefix(const char *prefix)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const char *p = prefix; *p; p++)
+	{
+		if (*p == '%' || *p == '_' || *p == '\\')
+			appendStringInfoChar(&buf, '\\');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '%');
+	return buf.data;
+}
+
 /* Describe a failed COPY with the rows Redshift rejected. */
 static void
 report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
@@ -305,26 +322,40 @@ report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
 	RedshiftResult *res = NULL;
 	RedshiftError ignored;
 	StringInfoData detail;
-	char	   *prefix = psprintf("%s%s", redtrack_s3_url(load->s3, load->rep->s3_key), "%");
-	const char *columns =
-		"SELECT TRIM(filename), line_number, TRIM(colname), err_code, TRIM(err_reason), "
-		"TRIM(raw_field_value) FROM stl_load_errors ";
+	const char *params[1];
+	const char *source = "stl_load_errors";
 
+	/*
+	 * The rows this COPY rejected, found by this session and this
+	 * replication's files, newest COPY first: never by pg_last_copy_id(),
+	 * which a COPY whose transaction rolled back does not update (it may
+	 * still name an earlier COPY of the session).  Serverless has no STL
+	 * views: there the same rows are in sys_load_error_detail, without the
+	 * raw value.
+	 */
+	params[0] = like_prefix(redtrack_s3_url(load->s3, load->rep->s3_key));
 	if (!error->connection_lost)
 	{
 		(void) redshift_exec(load->conn, "ROLLBACK", 0, NULL, &ignored);
+		memset(&ignored, 0, sizeof(ignored));
 		res = redshift_exec(load->conn,
-							psprintf("%sWHERE query = pg_last_copy_id() ORDER BY line_number LIMIT %d",
-									 columns, MAX_LOAD_ERRORS_SHOWN),
-							0, NULL, &ignored);
-		if (res == NULL || res->nrows == 0)
+							psprintf("SELECT TRIM(filename), line_number, TRIM(colname), err_code, "
+									 "TRIM(err_reason), TRIM(raw_field_value) FROM stl_load_errors "
+									 "WHERE session = pg_backend_pid() AND TRIM(filename) LIKE $1 "
+									 "AND query = (SELECT MAX(query) FROM stl_load_errors "
+									 "  WHERE session = pg_backend_pid() AND TRIM(filename) LIKE $1) "
+									 "ORDER BY line_number LIMIT %d", MAX_LOAD_ERRORS_SHOWN),
+							1, params, &ignored);
+		if (res == NULL && ignored.message != NULL)
 		{
-			const char *params[1] = {prefix};
-
+			source = "sys_load_error_detail";
 			res = redshift_exec(load->conn,
-								psprintf("%sWHERE TRIM(filename) LIKE $1 "
-										 "ORDER BY starttime DESC, line_number LIMIT %d",
-										 columns, MAX_LOAD_ERRORS_SHOWN),
+								psprintf("SELECT TRIM(file_name), line_number, TRIM(column_name), error_code, "
+										 "TRIM(error_message), NULL FROM sys_load_error_detail "
+										 "WHERE session_id = pg_backend_pid() AND TRIM(file_name) LIKE $1 "
+										 "AND query_id = (SELECT MAX(query_id) FROM sys_load_error_detail "
+										 "  WHERE session_id = pg_backend_pid() AND TRIM(file_name) LIKE $1) "
+										 "ORDER BY line_number LIMIT %d", MAX_LOAD_ERRORS_SHOWN),
 								1, params, &ignored);
 		}
 	}
@@ -350,7 +381,7 @@ report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
 	ereport(ERROR,
 			(errcode(error->connection_lost ? ERRCODE_CONNECTION_FAILURE : ERRCODE_DATA_EXCEPTION),
 			 errmsg("COPY into %s failed: %s", load->target, error->message),
-			 detail.len > 0 ? errdetail("Rejected rows (stl_load_errors):\n%s", detail.data)
+			 detail.len > 0 ? errdetail("Rejected rows (%s):\n%s", source, detail.data)
 			 : (error->detail ? errdetail("%s", error->detail) : 0),
 			 errhint("Fix the rows or the target's column definitions; redtrack.max_copy_errors "
 					 "lets COPY skip up to that many bad rows.")));
