@@ -20,7 +20,7 @@ my $schema = target_schema();
 
 my $temp_key = $ENV{REDTRACK_AWS_TEMP_ACCESS_KEY_ID} // 'ASIAREDTRACKTEMP';
 my $temp_secret = $ENV{REDTRACK_AWS_TEMP_SECRET_ACCESS_KEY} // 'redtrack-temp-secret';
-my $token = $ENV{REDTRACK_AWS_SESSION_TOKEN} // 'redtrack-test-session-token';
+my $token = $ENV{REDTRACK_AWS_SESSION_TOKEN} // ('redtrack-test-session-token-' . ('IQoJb3JpZ2luX2VjEA' x 170));
 # The PostgreSQL warehouse trusts loopback and ignores the password; the
 # Redshift stand-in checks it, so there it must be the real one.
 my $password = $pg ? 'Conninfo-Password-3141' : $st->{password};

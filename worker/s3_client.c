@@ -506,6 +506,22 @@ curl_code_is_retryable(CURLcode rc)
 	}
 }
 
+/* "Name: value" appended to a header list (NULL on out of memory). */
+static struct curl_slist *
+append_header(struct curl_slist *headers, const char *name, const char *value)
+{
+	size_t		len = strlen(name) + strlen(value) + 3;
+	char	   *line = malloc(len);
+	struct curl_slist *result;
+
+	if (line == NULL)
+		return headers;
+	snprintf(line, len, "%s: %s", name, value);
+	result = curl_slist_append(headers, line);
+	free(line);
+	return result ? result : headers;
+}
+
 static AttemptResult
 attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 {
@@ -521,7 +537,6 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 	int			nsigned = 0;
 	struct curl_slist *headers = NULL;
 	S3Buffer	url = {0};
-	char		line[2048];
 	CURLcode	rc;
 	AttemptResult result = ATTEMPT_FAIL;
 
@@ -583,13 +598,14 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 		}
 	}
 
+	/*
+	 * Header lines are as long as their values: a session token has no
+	 * published maximum (several KB are common), and a header cut short
+	 * would no longer match what was signed.
+	 */
 	for (int i = 0; i < nsigned; i++)
-	{
-		snprintf(line, sizeof(line), "%s: %s", signed_headers[i].name, signed_headers[i].value);
-		headers = curl_slist_append(headers, line);
-	}
-	snprintf(line, sizeof(line), "Authorization: %s", authorization);
-	headers = curl_slist_append(headers, line);
+		headers = append_header(headers, signed_headers[i].name, signed_headers[i].value);
+	headers = append_header(headers, "Authorization", authorization);
 	/* No "Expect: 100-continue" round trip, and no default form type. */
 	headers = curl_slist_append(headers, "Expect:");
 	if (req->content_type == NULL)
@@ -607,6 +623,8 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url.data);
+	/* The path as signed: libcurl would otherwise drop "." and ".." segments. */
+	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #else

@@ -32,7 +32,8 @@ module.exports = {
   secretAccessKey: env.REDTRACK_AWS_SECRET_ACCESS_KEY || 'redtrack-test-secret',
   tempAccessKeyId: env.REDTRACK_AWS_TEMP_ACCESS_KEY_ID || 'ASIAREDTRACKTEMP',
   tempSecretAccessKey: env.REDTRACK_AWS_TEMP_SECRET_ACCESS_KEY || 'redtrack-temp-secret',
-  sessionToken: env.REDTRACK_AWS_SESSION_TOKEN || 'redtrack-test-session-token',
+  // As long as real STS tokens get (AWS publishes no maximum; several KB are common).
+  sessionToken: env.REDTRACK_AWS_SESSION_TOKEN || `redtrack-test-session-token-${'IQoJb3JpZ2luX2VjEA'.repeat(170)}`,
   iamRole: env.REDTRACK_IAM_ROLE || 'arn:aws:iam::123456789012:role/redtrack-test',
   redshiftUser: env.REDTRACK_REDSHIFT_USER || 'awsuser',
   redshiftPassword: env.REDTRACK_REDSHIFT_PASSWORD || 'Redtrack-test-1',
