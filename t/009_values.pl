@@ -98,6 +98,43 @@ is("$state|$truncated|$clamped", $pg ? 'imported|0|0' : 'imported|4|9', 'a secon
   or diag($error);
 
 # ---------------------------------------------------------------------------
+# The same in NOT NULL columns, where NULL would fail the load: the nearest
+# value the column holds (0 for NaN, one zero byte for an empty bytea).
+# ---------------------------------------------------------------------------
+sql(qq{
+CREATE TABLE strict_vals (
+	id int PRIMARY KEY, n numeric NOT NULL, n505 numeric(50,5) NOT NULL, f8 float8 NOT NULL,
+	f4 real NOT NULL, nn numeric NOT NULL, n192 numeric(19,2) NOT NULL, by bytea NOT NULL,
+	iv interval NOT NULL);
+INSERT INTO strict_vals VALUES
+ (1, 12345678901234567890123456789, -$int45, 'Infinity', 'NaN', 'NaN', 99999999999999999.99, '', '178000000 years'),
+ (2, -12345678901234567890123456789, 1.5, '-Infinity', 'Infinity', '-Infinity', 'NaN', '\\x01', '-178000000 years');
+SELECT rrr_register('strict_vals', 'full', target_table => '$schema.strict_vals');
+});
+($state, $truncated, $clamped, $error) = replicate('strict_vals');
+is($state, 'imported', "values without an equivalent load into NOT NULL columns ($dialect)") or diag($error);
+my $strict = "SELECT id, n, n505, f8, f4, nn, n192, encode(by, 'hex'), iv FROM %s ORDER BY id";
+if ($pg)
+{
+	compare_tables($node, sprintf($strict, 'strict_vals'), sprintf($strict, "$schema.strict_vals"),
+		'every value arrives unchanged (postgres)');
+	is("$truncated|$clamped", '0|0', 'nothing is counted (postgres)');
+}
+else
+{
+	my $max = '9999999999999999999999999999.9999999999';
+	is_deeply(
+		warehouse_rows(sprintf($strict, "$schema.strict_vals")),
+		[
+			"1|$max|-" . ('9' x 33) . ".99999|1.7976931348623157e+308|0|0.0000000000|92233720368547758.07|00|9223372036854775807",
+			"2|-$max|1.50000|-1.7976931348623157e+308|3.4028235e+38|-$max|0.00|01|-9223372036854775808"
+		],
+		'the largest value of the column for overflows and infinities, 0 for NaN, 0x00 for an empty bytea (redshift)');
+	# row 1: n, n505, f8, f4, nn, n192, by, iv; row 2: n, f8, f4, nn, n192, iv
+	is("$truncated|$clamped", '0|14', 'every replaced value is counted (redshift)');
+}
+
+# ---------------------------------------------------------------------------
 # VARBYTE's limit: redtrack's own, also when the target's catalog shows none.
 # ---------------------------------------------------------------------------
 sql(qq{

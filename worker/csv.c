@@ -212,3 +212,27 @@ csv_append_decimal(ByteBuf *out, const char *s, size_t len, int precision, int s
 	}
 	return changed ? DECIMAL_ROUNDED : DECIMAL_EXACT;
 }
+
+void
+csv_append_decimal_limit(ByteBuf *out, bool negative, int precision, int scale)
+{
+	char		digits[MAX_DECIMAL_DIGITS + 1];
+
+	if (precision < 1 || precision > MAX_DECIMAL_DIGITS || scale < 0 || scale > precision)
+		return;
+	if (precision == 19)
+		memcpy(digits, INT64_MAX_DIGITS, 19);
+	else
+		memset(digits, '9', precision);
+	if (negative)
+		bytebuf_append_char(out, '-');
+	if (precision == scale)
+		bytebuf_append_char(out, '0');
+	else
+		bytebuf_append(out, digits, precision - scale);
+	if (scale > 0)
+	{
+		bytebuf_append_char(out, '.');
+		bytebuf_append(out, digits + precision - scale, scale);
+	}
+}

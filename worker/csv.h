@@ -57,4 +57,10 @@ typedef enum DecimalFit
 extern DecimalFit csv_append_decimal(ByteBuf *out, const char *s, size_t len,
 									 int precision, int scale);
 
+/*
+ * The value of largest magnitude a DECIMAL(precision, scale) holds, with a
+ * sign: all nines, or for precision 19 (64 bits) 2^63 - 1 unscaled.
+ */
+extern void csv_append_decimal_limit(ByteBuf *out, bool negative, int precision, int scale);
+
 #endif							/* REDTRACK_CSV_H */

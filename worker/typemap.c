@@ -19,7 +19,8 @@
  * bytes are cut to VARBYTE's limit, an empty bytea becomes NULL, (on 17)
  * infinite intervals are clamped to BIGINT's bounds, and a record that would
  * pass COPY's 4 MB limit has its strings and bytes cut; each is counted and
- * reported.
+ * reported.  In a NOT NULL column, which would refuse NULL, a value that
+ * has no equivalent becomes the nearest one the column holds instead.
  *
  *-------------------------------------------------------------------------
  */
@@ -69,11 +70,25 @@
 #define REDSHIFT_MAX_RECORD 4000000
 #define RECORD_FIELD_RESERVE 48
 
+/*
+ * Floats of largest magnitude, for infinities in NOT NULL columns: FLT_MAX
+ * rounded down (so that a reader rounding to float4 does not overflow), and
+ * DBL_MAX exactly.
+ */
+#define FLOAT4_MAX_TEXT "3.4028234e+38"
+#define FLOAT8_MAX_TEXT "1.7976931348623157e+308"
+
 /* Years Redshift's default date parsing surely reads. */
 #define CLAMP_MIN_DATE "0001-01-01"
 #define CLAMP_MAX_DATE "9999-12-31"
 #define CLAMP_MIN_TIMESTAMP "0001-01-01 00:00:00"
 #define CLAMP_MAX_TIMESTAMP "9999-12-31 23:59:59.999999"
+
+static inline void
+append_clamped_text(ByteBuf *out, const char *text)
+{
+	bytebuf_append(out, text, strlen(text));
+}
 
 static bool
 server_is_utf8(void)
@@ -623,6 +638,28 @@ append_clamped(ByteBuf *out, const char *text, EncodeCounters *counters)
 	bytebuf_append(out, text, strlen(text));
 }
 
+/*
+ * A number the target cannot hold (NaN, an infinity, a decimal too large):
+ * NULL, or in a NOT NULL column (which would refuse NULL and fail the load)
+ * the nearest value it holds, 0 for NaN; counted either way.
+ */
+static void
+append_unrepresentable(ByteBuf *out, ColumnMap *col, bool nan, bool negative,
+					   EncodeCounters *counters)
+{
+	counters->clamped++;
+	if (!col->not_null)
+		bytebuf_append_char(out, CSV_NULL_MARKER);
+	else if (nan)
+		bytebuf_append_char(out, '0');
+	else if (col->encoding == ENC_NUMERIC)
+		csv_append_decimal_limit(out, negative, col->decimal_precision, col->decimal_scale);
+	else if (col->typid == FLOAT4OID)
+		append_clamped_text(out, negative ? "-" FLOAT4_MAX_TEXT : FLOAT4_MAX_TEXT);
+	else
+		append_clamped_text(out, negative ? "-" FLOAT8_MAX_TEXT : FLOAT8_MAX_TEXT);
+}
+
 void
 redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 					  bool postgres_dialect, EncodeCounters *counters)
@@ -672,20 +709,19 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 					bytebuf_append(out, text, strlen(text));
 					break;
 				}
+				text = OutputFunctionCall(&col->output, value);
 				if (numeric_is_nan(n) || numeric_is_inf(n))
 				{
-					/* DECIMAL has neither: NULL, counted */
-					counters->clamped++;
-					bytebuf_append_char(out, CSV_NULL_MARKER);
+					/* DECIMAL has neither */
+					append_unrepresentable(out, col, numeric_is_nan(n), text[0] == '-', counters);
 					break;
 				}
 
 				/*
 				 * Round the fraction to the column's scale (as Redshift would,
-				 * but counted), and make a value whose integer digits the
-				 * column cannot hold NULL rather than fail the COPY.
+				 * but counted), and never let a value whose integer digits the
+				 * column cannot hold fail the COPY.
 				 */
-				text = OutputFunctionCall(&col->output, value);
 				switch (csv_append_decimal(out, text, strlen(text),
 										   col->decimal_precision, col->decimal_scale))
 				{
@@ -695,8 +731,7 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 						counters->truncated++;
 						break;
 					case DECIMAL_OVERFLOW:
-						counters->clamped++;
-						bytebuf_append_char(out, CSV_NULL_MARKER);
+						append_unrepresentable(out, col, false, text[0] == '-', counters);
 						break;
 				}
 				break;
@@ -720,8 +755,7 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 
 					if (isnan(d) || isinf(d))
 					{
-						counters->clamped++;
-						bytebuf_append_char(out, CSV_NULL_MARKER);
+						append_unrepresentable(out, col, isnan(d), d < 0, counters);
 						break;
 					}
 				}
@@ -806,7 +840,16 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				overflow |= pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
 					pg_add_s64_overflow(micros, part, &micros);
 				overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
-				if (overflow)
+				if (overflow && col->not_null)
+				{
+					/* NULL would fail the load: BIGINT's bound, by the sign of the largest unit */
+					bool		negative = iv->month != 0 ? iv->month < 0
+						: iv->day != 0 ? iv->day < 0 : iv->time < 0;
+
+					counters->clamped++;
+					bytebuf_append(out, buf, pg_lltoa(negative ? PG_INT64_MIN : PG_INT64_MAX, buf));
+				}
+				else if (overflow)
 				{
 					counters->clamped++;
 					bytebuf_append_char(out, CSV_NULL_MARKER);
@@ -825,13 +868,17 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				/*
 				 * COPY loads an empty field of any type but CHAR and VARCHAR
 				 * as NULL (EMPTYASNULL in copy-parameters-data-conversion):
-				 * an empty VARBYTE cannot arrive as such.  Say so: NULL,
-				 * counted.
+				 * an empty VARBYTE cannot arrive as such.  Say so: NULL, or
+				 * in a NOT NULL column (which would refuse NULL) the shortest
+				 * value it loads, one zero byte; counted.
 				 */
 				if (len == 0)
 				{
 					counters->clamped++;
-					bytebuf_append_char(out, CSV_NULL_MARKER);
+					if (col->not_null)
+						bytebuf_append(out, "00", 2);
+					else
+						bytebuf_append_char(out, CSV_NULL_MARKER);
 					break;
 				}
 				limit = Min(limit, REDSHIFT_MAX_VARBYTE);

@@ -135,6 +135,27 @@ main(void)
 		}
 	}
 
+	/* The largest values a DECIMAL holds. */
+	csv_append_decimal_limit(&b, false, 5, 2);
+	check(b.len == 6 && memcmp(b.data, "999.99", 6) == 0, "DECIMAL(5,2) holds at most 999.99");
+	bytebuf_free(&b);
+	csv_append_decimal_limit(&b, true, 3, 3);
+	check(b.len == 6 && memcmp(b.data, "-0.999", 6) == 0, "DECIMAL(3,3) holds at least -0.999");
+	bytebuf_free(&b);
+	csv_append_decimal_limit(&b, false, 19, 2);
+	check(b.len == 20 && memcmp(b.data, "92233720368547758.07", 20) == 0,
+		  "DECIMAL(19,2) holds at most 92233720368547758.07 (64 bits)");
+	bytebuf_free(&b);
+	csv_append_decimal_limit(&b, true, 38, 0);
+	{
+		size_t		nines = 0;
+
+		for (size_t i = 1; i < b.len; i++)
+			nines += b.data[i] == '9';
+		check(b.len == 39 && b.data[0] == '-' && nines == 38, "DECIMAL(38,0) holds at least -(38 nines)");
+	}
+	bytebuf_free(&b);
+
 	/* Large values grow the buffer correctly. */
 	{
 		char		big[100000];
