@@ -161,8 +161,9 @@ for my $run ('a new target', 'the existing target')
 # character boundary, counted); the fields before them arrive whole.
 # ---------------------------------------------------------------------------
 sql(qq{
-CREATE TABLE wide (id int PRIMARY KEY, b1 bytea, b2 bytea, q text, b3 bytea, n int NOT NULL);
-INSERT INTO wide VALUES
+CREATE TABLE wide (id int PRIMARY KEY, b1 bytea, b2 bytea, q text, b3 bytea, n int NOT NULL,
+	tm time NOT NULL DEFAULT '12:34:56.789');
+INSERT INTO wide (id, b1, b2, q, b3, n) VALUES
  (1, decode(repeat('11', 1000000), 'hex'), decode(repeat('22', 1000000), 'hex'), 'x',
 	 decode(repeat('33', 1000000), 'hex'), 7),
  (2, decode(repeat('44', 1000000), 'hex'), decode(repeat('55', 990000), 'hex'), repeat('"', 65535),
@@ -210,11 +211,13 @@ for my $id (1 .. 3)
 	# The record as the CSV carries it: hex bytes, quoted text with its
 	# quotes doubled, NULL as one byte, and the separators.
 	my $q = sql("SELECT substring(q FROM 1 FOR " . ($len[2] || 0) . ") FROM wide WHERE id = $id");
-	my $size = length($id) + length($id + 6) + @cols + 2;
+	my $size = length($id) + length($id + 6) + length('"12:34:56.789"') + @cols + 3;
 	$size += $len[2] eq '' ? 1 : 2 + $len[2] + ($q =~ tr/"//);
 	$size += $len[$_] eq '' ? 1 : 2 * $len[$_] for (0, 1, 3);
 	ok($size <= 4_000_000, "record $id takes $size bytes in the CSV (at most 4,000,000)") if !$pg;
 }
+is(warehouse_sql("SELECT string_agg(tm::text, ',' ORDER BY id) FROM $schema.wide"),
+	join(',', ('12:34:56.789') x 3), 'a time after the cut, which cannot be cut, arrives whole');
 if ($pg)
 {
 	is($changed, 0, 'a PostgreSQL warehouse has no 4 MB limit: every value whole (postgres)');

@@ -605,12 +605,13 @@ append_string(ByteBuf *out, ColumnMap *col, const char *s, size_t len,
 	{
 		/*
 		 * The record would pass COPY's limit.  A string column takes what
-		 * fits; a value of another type (time, or a target column that is
-		 * not a string) cannot be cut, so it is left out: NULL.
+		 * fits.  A value of another type (a time, or anything into a target
+		 * column that is not a string) cannot be cut: a small one still
+		 * fits in its field's reserve, a larger one is left out: NULL.
 		 */
 		if (col->encoding == ENC_TEXT || col->max_length > 0)
 			keep = csv_quoted_prefix(s, keep, room);
-		else
+		else if (keep > (RECORD_FIELD_RESERVE - 3) / 2)
 		{
 			counters->clamped++;
 			bytebuf_append_char(out, CSV_NULL_MARKER);
@@ -842,7 +843,10 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
 				if (overflow && col->not_null)
 				{
-					/* NULL would fail the load: BIGINT's bound, by the sign of the largest unit */
+					/*
+					 * NULL would fail the load: BIGINT's bound, with the sign
+					 * of the largest unit
+					 */
 					bool		negative = iv->month != 0 ? iv->month < 0
 						: iv->day != 0 ? iv->day < 0 : iv->time < 0;
 
@@ -862,7 +866,7 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 			{
 				bytea	   *b = DatumGetByteaPP(value);
 				size_t		len = VARSIZE_ANY_EXHDR(b);
-				size_t		limit = col->max_length > 0 ? (size_t) col->max_length : REDSHIFT_MAX_VARBYTE;
+				size_t		limit = REDSHIFT_MAX_VARBYTE;
 				size_t		room = record_room(out, col, postgres_dialect, counters) / 2;
 
 				/*
@@ -881,16 +885,19 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 						bytebuf_append_char(out, CSV_NULL_MARKER);
 					break;
 				}
-				limit = Min(limit, REDSHIFT_MAX_VARBYTE);
+				if (col->max_length > 0)
+					limit = Min(limit, (size_t) col->max_length);
 				if (len > Min(limit, room))
 				{
 					len = Min(limit, room);
 					counters->truncated++;
 				}
-				if (len == 0)
-					bytebuf_append_char(out, CSV_NULL_MARKER);
-				else
+				if (len > 0)
 					csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
+				else if (col->not_null)
+					bytebuf_append(out, "00", 2);	/* within the field's reserve */
+				else
+					bytebuf_append_char(out, CSV_NULL_MARKER);
 				break;
 			}
 		case ENC_TEXT:
