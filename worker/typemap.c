@@ -601,7 +601,8 @@ append_string(ByteBuf *out, ColumnMap *col, const char *s, size_t len,
 			? utf8_prefix_chars(s, len, (size_t) col->max_length)
 			: utf8_prefix_bytes(s, len, (size_t) col->max_length);
 	}
-	if (room < SIZE_MAX && csv_quoted_prefix(s, keep, room) < keep)
+	/* (Quoted, a string takes at most twice its bytes and two quotes.) */
+	if (keep * 2 + 2 > room && csv_quoted_prefix(s, keep, room) < keep)
 	{
 		/*
 		 * The record would pass COPY's limit.  A string column takes what
