@@ -13,13 +13,20 @@
  *
  * Values Redshift cannot represent are never allowed to fail a load:
  * strings longer than the target are cut on a character boundary, dates
- * outside years 1..9999 (including infinity) are clamped, and NaN or
- * infinite decimals become NULL, and (on 17) infinite intervals are clamped
- * to BIGINT's bounds; each is counted and reported.
+ * outside years 1..9999 (including infinity) are clamped, decimals are
+ * rounded to the target's scale and become NULL when their integer digits do
+ * not fit, NaN and infinite numbers (decimal and floating point) become NULL,
+ * bytes are cut to VARBYTE's limit, an empty bytea becomes NULL, (on 17)
+ * infinite intervals are clamped to BIGINT's bounds, and a record that would
+ * pass COPY's 4 MB limit has its strings and bytes cut; each is counted and
+ * reported.  In a NOT NULL column, which would refuse NULL, a value that
+ * has no equivalent becomes the nearest one the column holds instead.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #if PG_VERSION_NUM >= 160000
 #include "varatt.h"
@@ -48,13 +55,40 @@
 #define REDSHIFT_MAX_VARCHAR 65535
 #define REDSHIFT_MAX_CHAR 4096
 #define REDSHIFT_MAX_VARBYTE 1024000
-#define UNCONSTRAINED_NUMERIC "DECIMAL(38,10)"
+#define REDSHIFT_MAX_PRECISION 38
+#define REDSHIFT_MAX_SCALE 37
+#define UNCONSTRAINED_PRECISION 38
+#define UNCONSTRAINED_SCALE 10
+
+/*
+ * COPY fails on an input record over 4 MB (REDSHIFT.md): redtrack keeps
+ * records under 4,000,000 bytes, whether Redshift's MB is 10^6 or 2^20
+ * bytes.  Every field keeps RECORD_FIELD_RESERVE bytes of it for itself: more
+ * than any value that is never cut takes (a decimal, a timestamp, a float),
+ * with its separator.
+ */
+#define REDSHIFT_MAX_RECORD 4000000
+#define RECORD_FIELD_RESERVE 48
+
+/*
+ * Floats of largest magnitude, for infinities in NOT NULL columns: FLT_MAX
+ * rounded down (so that a reader rounding to float4 does not overflow), and
+ * DBL_MAX exactly.
+ */
+#define FLOAT4_MAX_TEXT "3.4028234e+38"
+#define FLOAT8_MAX_TEXT "1.7976931348623157e+308"
 
 /* Years Redshift's default date parsing surely reads. */
 #define CLAMP_MIN_DATE "0001-01-01"
 #define CLAMP_MAX_DATE "9999-12-31"
 #define CLAMP_MIN_TIMESTAMP "0001-01-01 00:00:00"
 #define CLAMP_MAX_TIMESTAMP "9999-12-31 23:59:59.999999"
+
+static inline void
+append_clamped_text(ByteBuf *out, const char *text)
+{
+	bytebuf_append(out, text, strlen(text));
+}
 
 static bool
 server_is_utf8(void)
@@ -83,8 +117,43 @@ varchar_type(int bytes, int *max_length)
 	return psprintf("VARCHAR(%d)", bytes);
 }
 
+/*
+ * The DECIMAL(precision, scale) holding a numeric(p,s) (typmod) or, for -1,
+ * an unconstrained numeric.  PostgreSQL 15 allows a negative scale (digits
+ * rounded before the point) and a scale above the precision (a fraction
+ * with leading zeros): give those what their values need.
+ */
+static void
+redshift_decimal(int32 typmod, int *precision, int *scale)
+{
+	int			p,
+				s;
+
+	if (typmod < (int32) VARHDRSZ)
+	{
+		*precision = UNCONSTRAINED_PRECISION;
+		*scale = UNCONSTRAINED_SCALE;
+		return;
+	}
+	p = ((typmod - VARHDRSZ) >> 16) & 0xffff;
+	/* NUMERIC_TYPMOD_SCALE: an 11-bit signed field */
+	s = ((((typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+	if (s < 0)
+	{
+		p -= s;
+		s = 0;
+	}
+	else if (s > p)
+		p = s;
+	*scale = Min(s, REDSHIFT_MAX_SCALE);
+	*precision = Max(Min(p, REDSHIFT_MAX_PRECISION), *scale);
+	if (*precision < 1)
+		*precision = 1;
+}
+
 static char *
-redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length)
+redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length,
+			  int *decimal_precision, int *decimal_scale)
 {
 	*max_length = 0;
 	switch (typid)
@@ -110,22 +179,8 @@ redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length)
 			return "DOUBLE PRECISION";
 		case NUMERICOID:
 			*encoding = ENC_NUMERIC;
-			if (typmod >= (int32) VARHDRSZ)
-			{
-				int			precision = ((typmod - VARHDRSZ) >> 16) & 0xffff;
-				int			scale = (typmod - VARHDRSZ) & 0x7ff;
-
-				if (scale > 0x3ff)	/* negative scales (PG 15) */
-					scale = 0;
-				if (precision > 38)
-					precision = 38;
-				if (scale > 37)
-					scale = 37;
-				if (scale > precision)
-					scale = precision;
-				return psprintf("DECIMAL(%d,%d)", precision, scale);
-			}
-			return UNCONSTRAINED_NUMERIC;
+			redshift_decimal(typmod, decimal_precision, decimal_scale);
+			return psprintf("DECIMAL(%d,%d)", *decimal_precision, *decimal_scale);
 		case CASHOID:
 			*encoding = ENC_MONEY_NUMERIC;
 			return "DECIMAL(19,2)";
@@ -290,7 +345,8 @@ redtrack_map_source_column(Oid relid, AttrNumber attnum, bool postgres_dialect)
 		col->length_in_chars = true;
 	}
 	else
-		col->target_type = redshift_type(col->typid, col->typmod, &col->encoding, &col->max_length);
+		col->target_type = redshift_type(col->typid, col->typmod, &col->encoding, &col->max_length,
+										 &col->decimal_precision, &col->decimal_scale);
 	return col;
 }
 
@@ -312,11 +368,18 @@ adapt_to_target(ColumnMap *col, TargetColumn *target, bool postgres_dialect)
 		col->max_length = target->max_length;
 		/* Into a string column these go as their text form. */
 		if (col->encoding == ENC_INTERVAL_MICROS || col->encoding == ENC_BYTEA_HEX ||
-			col->encoding == ENC_MONEY_NUMERIC)
+			col->encoding == ENC_MONEY_NUMERIC || col->encoding == ENC_NUMERIC)
 			col->encoding = ENC_GENERIC;
 	}
-	else if (col->encoding == ENC_BYTEA_HEX && target->max_length > 0)
-		col->max_length = target->max_length;
+	else if (col->encoding == ENC_BYTEA_HEX)
+	{
+		/*
+		 * VARBYTE's limit is redtrack's own, whatever the catalog says (the
+		 * stand-in, for one, shows VARBYTE as bytea without a length).
+		 */
+		col->max_length = (target->max_length > 0 && target->max_length < REDSHIFT_MAX_VARBYTE)
+			? target->max_length : REDSHIFT_MAX_VARBYTE;
+	}
 	else
 		col->max_length = 0;
 	if (col->encoding == ENC_INTERVAL_MICROS && postgres_dialect &&
@@ -381,6 +444,10 @@ redtrack_column_map(Oid relid, List *target_columns, bool postgres_dialect, List
 			}
 		}
 	}
+
+	/* Each field's share of a record that redtrack keeps off the cuts */
+	foreach(lc, result)
+		((ColumnMap *) lfirst(lc))->record_reserve = RECORD_FIELD_RESERVE * (list_length(result) + 1);
 
 	if (missing)
 	{
@@ -492,10 +559,28 @@ append_timestamp(ByteBuf *out, Timestamp ts)
 	return true;
 }
 
-/* A string value, converted to UTF-8, cut to the target's limit, quoted. */
+/*
+ * How many bytes the current record may still take for this field, on
+ * Redshift; SIZE_MAX where records have no limit (a PostgreSQL warehouse).
+ */
+static size_t
+record_room(ByteBuf *out, ColumnMap *col, bool postgres_dialect, EncodeCounters *counters)
+{
+	size_t		used = out->len - counters->record_start;
+	size_t		limit = REDSHIFT_MAX_RECORD - Min(col->record_reserve, REDSHIFT_MAX_RECORD / 2);
+
+	if (postgres_dialect)
+		return SIZE_MAX;
+	return used < limit ? limit - used : 0;
+}
+
+/*
+ * A string value, converted to UTF-8, cut to the target's limit and to the
+ * room left in the record, quoted.
+ */
 static void
 append_string(ByteBuf *out, ColumnMap *col, const char *s, size_t len,
-			  EncodeCounters *counters)
+			  size_t room, EncodeCounters *counters)
 {
 	char	   *converted = NULL;
 	size_t		keep;
@@ -515,18 +600,37 @@ append_string(ByteBuf *out, ColumnMap *col, const char *s, size_t len,
 		keep = col->length_in_chars
 			? utf8_prefix_chars(s, len, (size_t) col->max_length)
 			: utf8_prefix_bytes(s, len, (size_t) col->max_length);
-		if (keep < len)
-			counters->truncated++;
 	}
+	/* (Quoted, a string takes at most twice its bytes and two quotes.) */
+	if (keep * 2 + 2 > room && csv_quoted_prefix(s, keep, room) < keep)
+	{
+		/*
+		 * The record would pass COPY's limit.  A string column takes what
+		 * fits.  A value of another type (a time, or anything into a target
+		 * column that is not a string) cannot be cut: a small one still
+		 * fits in its field's reserve, a larger one is left out: NULL.
+		 */
+		if (col->encoding == ENC_TEXT || col->max_length > 0)
+			keep = csv_quoted_prefix(s, keep, room);
+		else if (keep > (RECORD_FIELD_RESERVE - 3) / 2)
+		{
+			counters->clamped++;
+			bytebuf_append_char(out, CSV_NULL_MARKER);
+			return;
+		}
+	}
+	if (keep < len)
+		counters->truncated++;
 	csv_append_quoted(out, s, keep);
 }
 
 static void
-append_generic(ByteBuf *out, ColumnMap *col, Datum value, EncodeCounters *counters)
+append_generic(ByteBuf *out, ColumnMap *col, Datum value, size_t room,
+			   EncodeCounters *counters)
 {
 	char	   *text = OutputFunctionCall(&col->output, value);
 
-	append_string(out, col, text, strlen(text), counters);
+	append_string(out, col, text, strlen(text), room, counters);
 }
 
 static void
@@ -536,11 +640,37 @@ append_clamped(ByteBuf *out, const char *text, EncodeCounters *counters)
 	bytebuf_append(out, text, strlen(text));
 }
 
+/*
+ * A number the target cannot hold (NaN, an infinity, a decimal too large):
+ * NULL, or in a NOT NULL column (which would refuse NULL and fail the load)
+ * the nearest value it holds, 0 for NaN; counted either way.
+ */
+static void
+append_unrepresentable(ByteBuf *out, ColumnMap *col, bool nan, bool negative,
+					   EncodeCounters *counters)
+{
+	counters->clamped++;
+	if (!col->not_null)
+		bytebuf_append_char(out, CSV_NULL_MARKER);
+	else if (nan)
+		bytebuf_append_char(out, '0');
+	else if (col->encoding == ENC_NUMERIC)
+		csv_append_decimal_limit(out, negative, col->decimal_precision, col->decimal_scale);
+	else if (col->typid == FLOAT4OID)
+		append_clamped_text(out, negative ? "-" FLOAT4_MAX_TEXT : FLOAT4_MAX_TEXT);
+	else
+		append_clamped_text(out, negative ? "-" FLOAT8_MAX_TEXT : FLOAT8_MAX_TEXT);
+}
+
 void
 redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 					  bool postgres_dialect, EncodeCounters *counters)
 {
 	char		buf[MAXINT8LEN + 1];
+
+	/* The first field of a record is the one not preceded by a ',' */
+	if (out->len == 0 || out->data[out->len - 1] != ',')
+		counters->record_start = out->len;
 
 	if (isnull)
 	{
@@ -573,25 +703,65 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 		case ENC_NUMERIC:
 			{
 				Numeric		n = DatumGetNumeric(value);
+				char	   *text;
 
-				if (!postgres_dialect && (numeric_is_nan(n) || numeric_is_inf(n)))
+				if (postgres_dialect)
 				{
-					/* DECIMAL has neither: an empty value, counted */
-					counters->clamped++;
-					bytebuf_append_char(out, CSV_NULL_MARKER);
-				}
-				else
-				{
-					char	   *text = OutputFunctionCall(&col->output, value);
-
+					text = OutputFunctionCall(&col->output, value);
 					bytebuf_append(out, text, strlen(text));
+					break;
+				}
+				text = OutputFunctionCall(&col->output, value);
+				if (numeric_is_nan(n) || numeric_is_inf(n))
+				{
+					/* DECIMAL has neither */
+					append_unrepresentable(out, col, numeric_is_nan(n), text[0] == '-', counters);
+					break;
+				}
+
+				/*
+				 * Round the fraction to the column's scale (as Redshift would,
+				 * but counted), and never let a value whose integer digits the
+				 * column cannot hold fail the COPY.
+				 */
+				switch (csv_append_decimal(out, text, strlen(text),
+										   col->decimal_precision, col->decimal_scale))
+				{
+					case DECIMAL_EXACT:
+						break;
+					case DECIMAL_ROUNDED:
+						counters->truncated++;
+						break;
+					case DECIMAL_OVERFLOW:
+						append_unrepresentable(out, col, false, text[0] == '-', counters);
+						break;
 				}
 				break;
 			}
 		case ENC_FLOAT:
 			{
-				char	   *text = OutputFunctionCall(&col->output, value);
+				char	   *text;
 
+				/*
+				 * Redshift's COPY reads a floating-point field only in standard
+				 * (12.123) or exponential (1.0E4) form ("Preparing your input
+				 * data", docs.aws.amazon.com/redshift/latest/dg/
+				 * t_preparing-input-data.html), and REAL and DOUBLE PRECISION
+				 * list no special values (r_Numeric_types201.html): NaN and
+				 * infinities become NULL, counted.
+				 */
+				if (!postgres_dialect)
+				{
+					double		d = (col->typid == FLOAT4OID)
+						? (double) DatumGetFloat4(value) : DatumGetFloat8(value);
+
+					if (isnan(d) || isinf(d))
+					{
+						append_unrepresentable(out, col, isnan(d), d < 0, counters);
+						break;
+					}
+				}
+				text = OutputFunctionCall(&col->output, value);
 				bytebuf_append(out, text, strlen(text));
 				break;
 			}
@@ -610,7 +780,7 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				if (DATE_NOT_FINITE(d) || !julian_in_range(d + POSTGRES_EPOCH_JDATE))
 				{
 					if (postgres_dialect)
-						append_generic(out, col, value, counters);
+						append_generic(out, col, value, SIZE_MAX, counters);
 					else
 						append_clamped(out, (DATE_IS_NOBEGIN(d) || d < 0) ? CLAMP_MIN_DATE
 									   : CLAMP_MAX_DATE, counters);
@@ -634,7 +804,7 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				{
 					out->len = start;
 					/* the worker's TimeZone is UTC: this is the UTC text */
-					append_generic(out, col, value, counters);
+					append_generic(out, col, value, SIZE_MAX, counters);
 				}
 				else
 				{
@@ -672,7 +842,19 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				overflow |= pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
 					pg_add_s64_overflow(micros, part, &micros);
 				overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
-				if (overflow)
+				if (overflow && col->not_null)
+				{
+					/*
+					 * NULL would fail the load: BIGINT's bound, with the sign
+					 * of the largest unit
+					 */
+					bool		negative = iv->month != 0 ? iv->month < 0
+						: iv->day != 0 ? iv->day < 0 : iv->time < 0;
+
+					counters->clamped++;
+					bytebuf_append(out, buf, pg_lltoa(negative ? PG_INT64_MIN : PG_INT64_MAX, buf));
+				}
+				else if (overflow)
 				{
 					counters->clamped++;
 					bytebuf_append_char(out, CSV_NULL_MARKER);
@@ -685,24 +867,51 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 			{
 				bytea	   *b = DatumGetByteaPP(value);
 				size_t		len = VARSIZE_ANY_EXHDR(b);
+				size_t		limit = REDSHIFT_MAX_VARBYTE;
+				size_t		room = record_room(out, col, postgres_dialect, counters) / 2;
 
-				if (col->max_length > 0 && len > (size_t) col->max_length)
+				/*
+				 * COPY loads an empty field of any type but CHAR and VARCHAR
+				 * as NULL (EMPTYASNULL in copy-parameters-data-conversion):
+				 * an empty VARBYTE cannot arrive as such.  Say so: NULL, or
+				 * in a NOT NULL column (which would refuse NULL) the shortest
+				 * value it loads, one zero byte; counted.
+				 */
+				if (len == 0)
 				{
-					len = col->max_length;
+					counters->clamped++;
+					if (col->not_null)
+						bytebuf_append(out, "00", 2);
+					else
+						bytebuf_append_char(out, CSV_NULL_MARKER);
+					break;
+				}
+				if (col->max_length > 0)
+					limit = Min(limit, (size_t) col->max_length);
+				if (len > Min(limit, room))
+				{
+					len = Min(limit, room);
 					counters->truncated++;
 				}
-				csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
+				if (len > 0)
+					csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
+				else if (col->not_null)
+					bytebuf_append(out, "00", 2);	/* within the field's reserve */
+				else
+					bytebuf_append_char(out, CSV_NULL_MARKER);
 				break;
 			}
 		case ENC_TEXT:
 			{
 				text	   *t = DatumGetTextPP(value);
 
-				append_string(out, col, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), counters);
+				append_string(out, col, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+							  record_room(out, col, postgres_dialect, counters), counters);
 				break;
 			}
 		case ENC_GENERIC:
-			append_generic(out, col, value, counters);
+			append_generic(out, col, value, record_room(out, col, postgres_dialect, counters),
+						   counters);
 			break;
 	}
 }

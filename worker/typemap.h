@@ -50,13 +50,26 @@ typedef struct ColumnMap
 	int			max_length;		/* target length limit, 0 = none */
 	bool		length_in_chars;	/* PostgreSQL targets count characters */
 	char	   *target_type;	/* type for CREATE TABLE / ALTER TABLE */
+	int			decimal_precision;	/* ENC_NUMERIC on Redshift: the DECIMAL(p,s) */
+	int			decimal_scale;	/* values are fitted to */
+	int			record_reserve; /* bytes a record keeps for its small fields */
 } ColumnMap;
 
-/* Counters of values changed on the way (reported, never silent). */
+/*
+ * Counters of values changed on the way (reported, never silent), and the
+ * encoder's note of where the current record began.  Zero it before the
+ * first record.
+ */
 typedef struct EncodeCounters
 {
-	int64		truncated;		/* strings cut to the target length */
-	int64		clamped;		/* infinite/out-of-range dates, NaN decimals */
+	int64		truncated;		/* strings and bytes cut (to the target length
+								 * or to fit a record), decimals rounded to
+								 * the target's scale */
+	int64		clamped;		/* values replaced: dates and timestamps out of
+								 * range, NULL for NaN and infinite numbers,
+								 * decimals too large for the target, empty
+								 * bytea */
+	size_t		record_start;	/* offset of the current record in its buffer */
 } EncodeCounters;
 
 /* A target column as the warehouse describes it. */
@@ -82,7 +95,13 @@ extern List *redtrack_column_map(Oid relid, List *target_columns, bool postgres_
 extern ColumnMap *redtrack_map_source_column(Oid relid, AttrNumber attnum,
 											 bool postgres_dialect);
 
-/* Append one value to a CSV row (NULL included). */
+/*
+ * Append one value to a CSV row (NULL included).  The caller writes the
+ * fields of a record in order, a ',' before each but the first and a '\n'
+ * after the last, into one buffer: on Redshift the encoder keeps the whole
+ * record under COPY's 4 MB limit by cutting the strings and bytes that would
+ * cross it (the first field of a record is the one not preceded by ',').
+ */
 extern void redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 								  bool postgres_dialect, EncodeCounters *counters);
 
