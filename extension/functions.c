@@ -203,8 +203,8 @@ run_and_report(FunctionCallInfo fcinfo, Oid *relids, int n, EngineMode mode)
 					(errmsg("redtrack: %s: %s", redtrack_relation_display_name(o->relid), o->warning)));
 		if (o->truncated_values > 0 || o->clamped_values > 0)
 			ereport(WARNING,
-					(errmsg("redtrack: %s: " INT64_FORMAT " values cut to the target's column length, "
-							INT64_FORMAT " values out of the target's range replaced",
+					(errmsg("redtrack: %s: " INT64_FORMAT " values cut or rounded to fit the target, "
+							INT64_FORMAT " values the target cannot hold replaced",
 							redtrack_relation_display_name(o->relid),
 							o->truncated_values, o->clamped_values),
 					 errdetail("Replication " INT64_FORMAT " records both counts.", o->replication_id)));

@@ -328,7 +328,7 @@ SELECT rrr_register('narrow', 'full', target_table => '$schema.narrow');
 });
 ($res, $warn) = replicate('narrow');
 like($res, qr/^imported\|1\|/, 'narrow loads');
-like($warn, qr/1 values cut to the target's column length/, 'the caller hears about the cut value');
+like($warn, qr/1 values cut or rounded to fit the target/, 'the caller hears about the cut value');
 
 warehouse_sql("DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE");
 $node->stop;

@@ -910,8 +910,8 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 
 	if (rep->truncated_values > 0 || rep->clamped_values > 0)
 		ereport(WARNING,
-				(errmsg("redtrack: %s: " INT64_FORMAT " values cut to the target's column length, "
-						INT64_FORMAT " dates or decimals out of the target's range replaced",
+				(errmsg("redtrack: %s: " INT64_FORMAT " values cut or rounded to fit the target, "
+						INT64_FORMAT " values the target cannot hold replaced",
 						r->source_name, rep->truncated_values, rep->clamped_values),
 				 errdetail("Replication " INT64_FORMAT " records both counts.", rep->id)));
 
