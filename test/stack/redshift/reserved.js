@@ -78,7 +78,9 @@ function reservedIdentifier(tokens) {
     if (typeLike && (next && (next.type === 'string' || isPunct(next, '(') || isWord(next, new Set(['with', 'without', 'year', 'month', 'day', 'hour', 'minute', 'second']))))) continue;
     if (typeLike && (isWord(prev, new Set(['as'])) || (prev && prev.type === 'op' && prev.text === '::'))) continue;
     // A table name.
-    if (prev && prev.type === 'word' && TABLE_BEFORE.has(prev.value) && !isPunct(next, '(') && !(next && next.type === 'string')) return t;
+    // (FROM/JOIN f(...) is a function; FROM timestamp '...' inside EXTRACT a literal.)
+    if (prev && prev.type === 'word' && TABLE_BEFORE.has(prev.value) && !(next && next.type === 'string')
+      && !(isPunct(next, '(') && (prev.value === 'from' || prev.value === 'join'))) return t;
     // An alias: x AS tag (AS IDENTITY(...) is syntax).
     if (isWord(prev, new Set(['as'])) && !isPunct(next, '(')) return t;
     // An operand in an expression or a list: (a, tag), SELECT tag FROM, GROUP BY tag, tag = 1.
