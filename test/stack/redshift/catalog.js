@@ -53,6 +53,27 @@ DO $$ BEGIN
   IF to_regtype('pg_catalog.rs_varchar') IS NULL THEN CREATE DOMAIN pg_catalog.rs_varchar AS bpchar; END IF;
 END $$;
 
+-- A VARCHAR keeps its trailing spaces in || and LENGTH on Redshift [r_Character_types];
+-- PostgreSQL's bpchar -> text cast drops them, so rs_varchar gets its own || and length().
+-- The value as stored: bpchar's output function, not the trimming cast.
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_text(pg_catalog.rs_varchar) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.textin(pg_catalog.bpcharout($1)) $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_cat(pg_catalog.rs_varchar, pg_catalog.rs_varchar) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.rs_varchar_text($1) || pg_catalog.rs_varchar_text($2) $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_cat(pg_catalog.rs_varchar, text) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.rs_varchar_text($1) || $2 $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_cat(text, pg_catalog.rs_varchar) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT $1 || pg_catalog.rs_varchar_text($2) $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.length(pg_catalog.rs_varchar) RETURNS integer
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.length(pg_catalog.rs_varchar_text($1)) $f$;
+DO $$ BEGIN
+  IF to_regoperator('pg_catalog.||(pg_catalog.rs_varchar,pg_catalog.rs_varchar)') IS NULL THEN
+    CREATE OPERATOR pg_catalog.|| (LEFTARG = pg_catalog.rs_varchar, RIGHTARG = pg_catalog.rs_varchar, FUNCTION = pg_catalog.rs_varchar_cat);
+    CREATE OPERATOR pg_catalog.|| (LEFTARG = pg_catalog.rs_varchar, RIGHTARG = text, FUNCTION = pg_catalog.rs_varchar_cat);
+    CREATE OPERATOR pg_catalog.|| (LEFTARG = text, RIGHTARG = pg_catalog.rs_varchar, FUNCTION = pg_catalog.rs_varchar_cat);
+  END IF;
+END $$;
+
 DROP VIEW IF EXISTS pg_catalog.stl_load_errors, pg_catalog.sys_load_error_detail, pg_catalog.pg_table_def, pg_catalog.svv_table_info;
 
 CREATE VIEW pg_catalog.stl_load_errors AS

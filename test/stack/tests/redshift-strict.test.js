@@ -206,6 +206,9 @@ test('VARCHAR comparisons, grouping, joins and partitions ignore trailing spaces
   // The values themselves keep their spaces: OCTET_LENGTH tells them apart.
   assert.deepEqual(await q("SELECT octet_length(k) AS n FROM ts_t WHERE k = 'a' ORDER BY v"), [{ n: 1 }, { n: 2 }, { n: 3 }]);
   assert.deepEqual((await wh.query(`SELECT k FROM ${SCHEMA}.ts_t ORDER BY v`)).rows.map((r) => r.k), ['a', 'a ', 'a  ', 'b', ' a']);
+  // || and LENGTH keep them, as Redshift's do.
+  assert.deepEqual(await q("SELECT '[' || k || ']' AS b, k || '|' || v AS c, length(k) AS n FROM ts_t WHERE k = 'a' ORDER BY v"),
+    [{ b: '[a]', c: 'a|1', n: 1 }, { b: '[a ]', c: 'a |2', n: 2 }, { b: '[a  ]', c: 'a  |3', n: 3 }]);
   // The loader's upsert: DELETE ... USING matches all three.
   await rs.query('DELETE FROM ts_t USING ts_s WHERE ts_t.k = ts_s.k');
   assert.deepEqual(await q('SELECT v FROM ts_t ORDER BY v'), [{ v: 4 }, { v: 5 }]);
