@@ -572,7 +572,10 @@ class Session {
     // One message to the warehouse keeps PostgreSQL's semantics for several
     // statements in one query (one implicit transaction); emulated statements
     // and faults need the statements run one by one.
-    const whole = decisions.every((d) => d.action !== 'emulate' && !d.during) && (decisions.length === 1 || decisions.every((d) => !d.after));
+    // pg_last_copy_*() after another statement of the same string (say a
+    // ROLLBACK) need that statement's outcome: one by one too.
+    const whole = decisions.every((d) => d.action !== 'emulate' && !d.during)
+      && (decisions.length === 1 || decisions.every((d) => !d.after && !d.copyFunctions));
     // pg_last_copy_*() are answered with what the session knows once every
     // statement before them is done (a ROLLBACK may change them).
     if (decisions.some((d) => d.copyFunctions)) await this.drain();

@@ -62,6 +62,14 @@ test('pg_last_copy_id() goes back when the COPY\'s transaction rolls back; a fai
   const r = await kit.psql(`SET search_path TO ${SCHEMA}; BEGIN; ${copy('pairs', 'good.csv')}; ROLLBACK; SELECT pg_last_copy_id();`);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim().split('\n').pop(), '-1', 'a new session: nothing but a rolled-back COPY');
+  const both = await kit.psql(`SET search_path TO ${SCHEMA}; BEGIN; ${copy('pairs', 'good.csv')}; COMMIT; BEGIN; ${copy('pairs', 'good.csv')}; SELECT pg_last_copy_id(); ROLLBACK; SELECT pg_last_copy_id();`);
+  const [seen, after] = both.stdout.trim().split('\n').slice(-2).map(Number);
+  assert.ok(seen > after && after > 0, `inside ${seen}, after the rollback ${after}`);
+  // ROLLBACK and the call in one query string (no COPY in it).
+  await rs.query('BEGIN');
+  await rs.query(copy('pairs', 'good.csv'));
+  const one = await rs.query('ROLLBACK; SELECT pg_last_copy_id() AS id');
+  assert.equal(one[1].rows[0].id, kept);
   // A COPY that fails on its data: its id stays after the rollback, and its load errors survive it.
   await rs.query('BEGIN');
   assert.ok(await kit.failure(rs.query(copy('pairs', 'bad.csv'))));
@@ -70,7 +78,7 @@ test('pg_last_copy_id() goes back when the COPY\'s transaction rolls back; a fai
   assert.ok(failed > kept);
   const errs = await rs.query('SELECT line_number, err_code FROM stl_load_errors WHERE query = pg_last_copy_id()');
   assert.deepEqual(errs.rows, [{ line_number: '2', err_code: 1207 }]);
-  assert.equal((await wh.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.pairs`)).rows[0].n, 4);
+  assert.equal((await wh.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.pairs`)).rows[0].n, 6);
 });
 
 test('Serverless (a setting): no STL/STV views, load errors in SYS_LOAD_ERROR_DETAIL', async () => {
