@@ -6,6 +6,9 @@
 //   DELETE /faults        clears rules and ends an outage
 //   GET    /statements    {statements: [{connection, time, text}]} (credentials redacted)
 //   DELETE /statements
+//   GET    /settings      {isolation, serverless, defaults, by_application}
+//   PUT    /settings      {isolation?, serverless?, application_name?} -> the new state
+//   DELETE /settings      back to the defaults (from the environment)
 //   GET    /stats         counters
 //   GET    /health        {ok: true}
 
@@ -79,6 +82,16 @@ function createAdmin(server) {
         case 'DELETE /statements':
           server.statementLog.length = 0;
           return reply(res, 200, { statements: [] });
+        case 'GET /settings':
+          return reply(res, 200, server.settings.toJSON());
+        case 'PUT /settings': {
+          server.settings.set(await readJson(req));
+          server.log(`settings: ${JSON.stringify(server.settings.toJSON())}`);
+          return reply(res, 200, server.settings.toJSON());
+        }
+        case 'DELETE /settings':
+          server.settings.reset();
+          return reply(res, 200, server.settings.toJSON());
         case 'GET /stats':
           return reply(res, 200, server.stats.toJSON());
         default:

@@ -11,6 +11,7 @@
 //   svv_table_info   (user tables with at least one row)          [r_SVV_TABLE_INFO]
 //   pg_last_copy_count(), pg_last_copy_id()                       [PG_LAST_COPY_COUNT, PG_LAST_COPY_ID]
 //   varbyte, super   (domains over bytea and jsonb for Redshift's VARBYTE and SUPER)
+//   rs_varchar       (domain over bpchar for VARCHAR: trailing spaces do not count in comparisons)
 //   getdate()        (common in Redshift DEFAULT clauses)
 //   redtrack_raise() (the stand-in raises its errors inside the client's
 //                     session through it, so that they abort the transaction
@@ -24,12 +25,15 @@ SET LOCAL allow_system_table_mods = on;
 SELECT pg_advisory_xact_lock(7243117);
 CREATE SCHEMA IF NOT EXISTS redtrack_standin;
 CREATE SEQUENCE IF NOT EXISTS redtrack_standin.query_ids START 1000;
+-- SYS_* views number queries differently from STL ones [c_intro_system_views].
+CREATE SEQUENCE IF NOT EXISTS redtrack_standin.sys_query_ids START 5000000;
 CREATE TABLE IF NOT EXISTS redtrack_standin.load_errors (
   userid integer, slice integer, tbl integer, starttime timestamp, session integer, query integer,
   filename character(256), line_number bigint, colname character(127), type character(10),
   col_length character(10), position integer, raw_line character(1024), raw_field_value character(1024),
   err_code integer, err_reason character(100), database_name character(64), error_message character(512)
 );
+ALTER TABLE redtrack_standin.load_errors ADD COLUMN IF NOT EXISTS sys_query bigint;
 CREATE TABLE IF NOT EXISTS redtrack_standin.copy_sessions (
   pid integer PRIMARY KEY, last_copy_id integer NOT NULL DEFAULT -1, last_copy_count bigint NOT NULL DEFAULT 0
 );
@@ -45,6 +49,29 @@ CREATE TABLE IF NOT EXISTS redtrack_standin.column_meta (
 DO $$ BEGIN
   IF to_regtype('pg_catalog.varbyte') IS NULL THEN CREATE DOMAIN pg_catalog.varbyte AS bytea; END IF;
   IF to_regtype('pg_catalog.super') IS NULL THEN CREATE DOMAIN pg_catalog.super AS jsonb; END IF;
+  -- VARCHAR: compared ignoring trailing spaces, stored with them (types.js).
+  IF to_regtype('pg_catalog.rs_varchar') IS NULL THEN CREATE DOMAIN pg_catalog.rs_varchar AS bpchar; END IF;
+END $$;
+
+-- A VARCHAR keeps its trailing spaces in || and LENGTH on Redshift [r_Character_types];
+-- PostgreSQL's bpchar -> text cast drops them, so rs_varchar gets its own || and length().
+-- The value as stored: bpchar's output function, not the trimming cast.
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_text(pg_catalog.rs_varchar) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.textin(pg_catalog.bpcharout($1)) $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_cat(pg_catalog.rs_varchar, pg_catalog.rs_varchar) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.rs_varchar_text($1) || pg_catalog.rs_varchar_text($2) $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_cat(pg_catalog.rs_varchar, text) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.rs_varchar_text($1) || $2 $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.rs_varchar_cat(text, pg_catalog.rs_varchar) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT $1 || pg_catalog.rs_varchar_text($2) $f$;
+CREATE OR REPLACE FUNCTION pg_catalog.length(pg_catalog.rs_varchar) RETURNS integer
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ SELECT pg_catalog.length(pg_catalog.rs_varchar_text($1)) $f$;
+DO $$ BEGIN
+  IF to_regoperator('pg_catalog.||(pg_catalog.rs_varchar,pg_catalog.rs_varchar)') IS NULL THEN
+    CREATE OPERATOR pg_catalog.|| (LEFTARG = pg_catalog.rs_varchar, RIGHTARG = pg_catalog.rs_varchar, FUNCTION = pg_catalog.rs_varchar_cat);
+    CREATE OPERATOR pg_catalog.|| (LEFTARG = pg_catalog.rs_varchar, RIGHTARG = text, FUNCTION = pg_catalog.rs_varchar_cat);
+    CREATE OPERATOR pg_catalog.|| (LEFTARG = text, RIGHTARG = pg_catalog.rs_varchar, FUNCTION = pg_catalog.rs_varchar_cat);
+  END IF;
 END $$;
 
 DROP VIEW IF EXISTS pg_catalog.stl_load_errors, pg_catalog.sys_load_error_detail, pg_catalog.pg_table_def, pg_catalog.svv_table_info;
@@ -55,7 +82,7 @@ CREATE VIEW pg_catalog.stl_load_errors AS
   FROM redtrack_standin.load_errors;
 
 CREATE VIEW pg_catalog.sys_load_error_detail AS
-  SELECT userid AS user_id, query::bigint AS query_id, 0::bigint AS transaction_id, session AS session_id,
+  SELECT userid AS user_id, COALESCE(sys_query, query::bigint) AS query_id, 0::bigint AS transaction_id, session AS session_id,
          database_name, tbl AS table_id, starttime AS start_time, filename AS file_name, line_number,
          colname AS column_name, type AS column_type, col_length AS column_length, position,
          err_code AS error_code, error_message
@@ -63,7 +90,8 @@ CREATE VIEW pg_catalog.sys_load_error_detail AS
 
 CREATE VIEW pg_catalog.pg_table_def AS
   SELECT n.nspname AS schemaname, c.relname AS tablename, a.attname AS "column",
-         COALESCE(m.rs_type, pg_catalog.format_type(a.atttypid, a.atttypmod)) AS type,
+         COALESCE(m.rs_type, CASE WHEN a.atttypid = 'pg_catalog.rs_varchar'::regtype THEN 'character varying'
+                                  ELSE pg_catalog.format_type(a.atttypid, a.atttypmod) END) AS type,
          COALESCE(m.encoding, 'none')::character(32) AS encoding,
          COALESCE(m.distkey, false) AS distkey,
          COALESCE(m.sortkey, 0) AS sortkey,
@@ -74,6 +102,30 @@ CREATE VIEW pg_catalog.pg_table_def AS
   LEFT JOIN redtrack_standin.column_meta m ON m.reloid = c.oid AND m.attnum = a.attnum
   WHERE c.relkind IN ('r', 'p') AND pg_catalog.pg_table_is_visible(c.oid)
     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'redtrack_standin');
+
+-- information_schema.columns as Redshift shows VARCHAR columns (their storage
+-- type, rs_varchar, is a domain over bpchar): the stand-in sends queries of
+-- information_schema.columns here.
+DO $do$
+DECLARE cols text;
+BEGIN
+  SELECT string_agg(CASE a.attname
+      WHEN 'data_type' THEN $q$CASE WHEN c.domain_name = 'rs_varchar' THEN 'character varying'::information_schema.character_data ELSE c.data_type END$q$
+      WHEN 'character_maximum_length' THEN $q$CASE WHEN c.domain_name = 'rs_varchar' THEN m.byte_length::information_schema.cardinal_number ELSE c.character_maximum_length END$q$
+      WHEN 'character_octet_length' THEN $q$CASE WHEN c.domain_name = 'rs_varchar' THEN m.byte_length::information_schema.cardinal_number ELSE c.character_octet_length END$q$
+      WHEN 'udt_name' THEN $q$CASE WHEN c.domain_name = 'rs_varchar' THEN 'varchar'::information_schema.sql_identifier ELSE c.udt_name END$q$
+      WHEN 'domain_catalog' THEN $q$CASE WHEN c.domain_name = 'rs_varchar' THEN NULL ELSE c.domain_catalog END$q$
+      WHEN 'domain_schema' THEN $q$CASE WHEN c.domain_name = 'rs_varchar' THEN NULL ELSE c.domain_schema END$q$
+      WHEN 'domain_name' THEN $q$CASE WHEN c.domain_name = 'rs_varchar' THEN NULL ELSE c.domain_name END$q$
+      ELSE 'c.' || quote_ident(a.attname) END || ' AS ' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+    INTO cols
+    FROM pg_attribute a WHERE a.attrelid = 'information_schema.columns'::regclass AND a.attnum > 0;
+  EXECUTE 'CREATE OR REPLACE VIEW redtrack_standin.columns AS SELECT ' || cols
+    || ' FROM information_schema.columns c LEFT JOIN redtrack_standin.column_meta m'
+    || ' ON m.reloid = to_regclass(quote_ident(c.table_schema) || ''.'' || quote_ident(c.table_name)) AND m.attnum = c.ordinal_position';
+END $do$;
+GRANT USAGE ON SCHEMA redtrack_standin TO PUBLIC;
+GRANT SELECT ON redtrack_standin.columns, redtrack_standin.column_meta TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION redtrack_standin.row_count(rel regclass) RETURNS bigint LANGUAGE plpgsql STABLE AS $f$
 DECLARE n bigint;
@@ -115,6 +167,10 @@ $f$;
 CREATE OR REPLACE FUNCTION pg_catalog.pg_last_copy_count() RETURNS bigint LANGUAGE sql VOLATILE AS $f$
   SELECT COALESCE((SELECT last_copy_count FROM redtrack_standin.copy_sessions WHERE pid = pg_backend_pid()), 0)
 $f$;
+-- The stand-in replaces pg_last_copy_id() in a statement by pg_last_copy_id(<the session's value>):
+-- the same column name, and no snapshot in the way.
+CREATE OR REPLACE FUNCTION pg_catalog.pg_last_copy_id(v integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT v';
+CREATE OR REPLACE FUNCTION pg_catalog.pg_last_copy_count(v bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT v';
 CREATE OR REPLACE FUNCTION pg_catalog.getdate() RETURNS timestamp without time zone LANGUAGE sql STABLE AS $f$
   SELECT date_trunc('second', statement_timestamp() AT TIME ZONE 'UTC')
 $f$;
@@ -182,9 +238,10 @@ class Catalog {
     return this.pool(database).query(sql, params);
   }
 
-  async nextQueryId(database) {
-    const r = await this.query(database, "SELECT nextval('redtrack_standin.query_ids')::integer AS id");
-    return r.rows[0].id;
+  // A COPY's query ids: {id} in STL views, {sysId} in SYS views.
+  async nextQueryIds(database) {
+    const r = await this.query(database, "SELECT nextval('redtrack_standin.query_ids')::integer AS id, nextval('redtrack_standin.sys_query_ids')::integer AS sys_id");
+    return { id: r.rows[0].id, sysId: r.rows[0].sys_id };
   }
 
   // A session starts with no COPY (pg_last_copy_id() = -1); the backend pid may be reused.
@@ -202,11 +259,11 @@ class Catalog {
   async recordLoadErrors(database, rows) {
     if (!rows.length) return;
     const cols = ['userid', 'slice', 'tbl', 'starttime', 'session', 'query', 'filename', 'line_number', 'colname', 'type',
-      'col_length', 'position', 'raw_line', 'raw_field_value', 'err_code', 'err_reason', 'database_name', 'error_message'];
+      'col_length', 'position', 'raw_line', 'raw_field_value', 'err_code', 'err_reason', 'database_name', 'error_message', 'sys_query'];
     // Explicit casts to char(n) truncate like Redshift's fixed-width columns.
     const casts = ['integer', 'integer', 'integer', 'timestamp', 'integer', 'integer', 'character(256)', 'bigint',
       'character(127)', 'character(10)', 'character(10)', 'integer', 'character(1024)', 'character(1024)', 'integer',
-      'character(100)', 'character(64)', 'character(512)'];
+      'character(100)', 'character(64)', 'character(512)', 'bigint'];
     const values = [];
     const tuples = rows.map((r) => {
       const row = { ...r, slice: 0, database_name: database, error_message: r.err_reason };

@@ -14,6 +14,12 @@ const { Cursor, tokenize, quoteLiteral, applyEdits, quoteIdent, SqlSyntaxError }
 const { parseCopy } = require('./copy-grammar');
 const { parseCreateTable, parseAlterTable } = require('./ddl');
 const { RedshiftError, syntaxError, notSupported } = require('./errors');
+const { reservedIdentifier } = require('./reserved');
+
+// System views Redshift Serverless does not let anyone read: STL, STV, SVL
+// and SVCS ("permission denied for relation stl_insert", 42501, as users of
+// Serverless report it); SYS_* views replace them [c_intro_system_views].
+const PROVISIONED_ONLY_VIEW = /^(stl|stv|svl|svcs)_[a-z0-9_]+$/;
 
 // Types Redshift refuses in casts as well [c_unsupported-postgresql-datatypes]
 // (INTERVAL literals are fine in Redshift expressions, so interval is not here).
@@ -184,7 +190,39 @@ const REJECT_CREATE = {
   tablespace: 'CREATE TABLESPACE', constraint: 'CREATE CONSTRAINT TRIGGER',
 };
 
-// session: {caseSensitive}
+// Refuses a Redshift reserved word used unquoted as an identifier
+// [r_pg_keywords]; `tokens` may be a prefix of the statement's.
+function checkReservedWords(tokens) {
+  const t = reservedIdentifier(tokens);
+  if (t) throw syntaxError(`syntax error at or near "${t.text}"`, t.start);
+}
+
+// LOCK [TABLE] name [, ...] [r_LOCK]: Redshift's LOCK has no mode and blocks
+// reads and writes of the tables by other transactions until this one ends;
+// PostgreSQL's ACCESS EXCLUSIVE mode does the same. `IN ... MODE` and NOWAIT
+// are PostgreSQL's and refused as Redshift's grammar refuses them.
+function rewriteLock(text, tokens) {
+  const cur = new Cursor(tokens);
+  cur.expectWord('lock');
+  cur.acceptWord('table');
+  const names = [];
+  do {
+    const qn = cur.qualifiedName();
+    names.push(text.slice(qn.start, qn.end));
+  } while (cur.acceptPunct(','));
+  if (!cur.done()) cur.syntaxError();
+  return `LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`;
+}
+
+// Serverless: reading an STL/STV/SVL/SVCS view is refused.
+function checkServerlessViews(tokens) {
+  for (const t of tokens) {
+    const name = t.type === 'word' || t.type === 'ident' ? t.value.toLowerCase() : null;
+    if (name && PROVISIONED_ONLY_VIEW.test(name)) throw new RedshiftError('42501', `permission denied for relation ${name}`);
+  }
+}
+
+// session: {caseSensitive, cluster: {serverless}}
 function classify(stmt, session) {
   const redacted = redact(stmt.text);
   try {
@@ -196,7 +234,25 @@ function classify(stmt, session) {
   }
 }
 
-function decide(stmt, session) {
+// information_schema.columns -> the stand-in's view of it (VARCHAR columns
+// are stored as rs_varchar: see types.js).
+function redirectColumnsView(stmt) {
+  const { tokens } = stmt;
+  const edits = [];
+  for (let i = 0; i + 2 < tokens.length; i++) {
+    const [a, dot, b] = [tokens[i], tokens[i + 1], tokens[i + 2]];
+    if ((a.type === 'word' || a.type === 'ident') && a.value.toLowerCase() === 'information_schema' && dot.text === '.'
+      && (b.type === 'word' || b.type === 'ident') && b.value.toLowerCase() === 'columns') {
+      edits.push({ start: a.start, end: b.end, text: 'redtrack_standin.columns' });
+    }
+  }
+  if (!edits.length) return stmt;
+  const text = applyEdits(stmt.text, edits);
+  return { ...stmt, text, tokens: tokenize(text) };
+}
+
+function decide(original, session) {
+  const stmt = redirectColumnsView(original);
   const folded = session.caseSensitive ? stmt : { ...stmt, ...foldIdentifiers(stmt.text, stmt.tokens) };
   const { text, tokens } = folded;
   const first = tokens[0];
@@ -207,6 +263,14 @@ function decide(stmt, session) {
   const w = (i) => (tokens[i] && tokens[i].type === 'word' ? tokens[i].value : null);
   const setting = redshiftSetting(tokens);
   if (setting) return { action: 'emulate', kind: 'setting', plan: setting };
+  if (session.cluster && session.cluster.serverless) checkServerlessViews(tokens);
+  if (first.value === 'copy') {
+    // The table and its column list; COPY's options are keywords (CREDENTIALS, GZIP, ...).
+    const from = tokens.findIndex((t) => t.type === 'word' && t.value === 'from');
+    checkReservedWords(from < 0 ? tokens : tokens.slice(0, from));
+  } else if (!['set', 'reset', 'show', 'vacuum', 'analyze', 'analyse', 'unload'].includes(first.value)) {
+    checkReservedWords(tokens);
+  }
 
   switch (first.value) {
     case 'copy':
@@ -228,6 +292,11 @@ function decide(stmt, session) {
       return { action: 'pass', sql: rewriteAnalyze(text, tokens) };
     case 'do':
       throw syntaxError('syntax error at or near "DO"', first.start);
+    case 'lock': {
+      const inTok = tokens.find((t) => t.type === 'word' && (t.value === 'in' || t.value === 'nowait'));
+      if (inTok) throw syntaxError(`syntax error at or near "${inTok.text}"`, inTok.start);
+      return { action: 'pass', sql: rewriteLock(text, tokens) };
+    }
     case 'create': {
       let k = 1;
       if (w(k) === 'or' && w(k + 1) === 'replace') k += 2;

@@ -207,10 +207,14 @@ async function runCopy(session, plan, { decision }) {
   const files = await findFiles(s3, creds, plan);
   if (session.cancelRequested) throw new RedshiftError('57014', "Query cancelled on user's request");
 
-  // The load begins: from here pg_last_copy_id() names this COPY, even if it fails.
-  const queryId = await catalog.nextQueryId(db);
+  // The load begins: from here pg_last_copy_id() names this COPY, even if it
+  // fails (on Serverless, whose only load-error view is SYS_LOAD_ERROR_DETAIL,
+  // with the id that view shows: a guess).
+  const { serverless } = session.cluster;
+  const { id: queryId, sysId } = await catalog.nextQueryIds(db);
   const started = new Date();
-  await catalog.setLastCopy(db, session.pid, queryId, 0);
+  await session.noteCopyBegin(serverless ? sysId : queryId);
+  const errorView = serverless ? 'sys_load_error_detail' : 'stl_load_errors';
   stats.count('copies');
 
   const converters = target.columns.map((c) => converter(c, plan));
@@ -226,7 +230,7 @@ async function runCopy(session, plan, { decision }) {
     const col = colIndex === null ? null : target.columns[colIndex];
     return {
       userid: target.userid, tbl: target.oid, starttime: stamp(started),
-      session: session.pid, query: queryId, filename: file.url, line_number: rec.line,
+      session: session.pid, query: queryId, sys_query: sysId, filename: file.url, line_number: rec.line,
       colname: col ? col.name : '', type: col ? col.typname : '', col_length: col ? col.lengthText : '',
       position: error.pos || 0, raw_line: rawLineText(rec.raw), raw_field_value: field ? fieldText(field.value) : '',
       err_code: error.code, err_reason: error.reason,
@@ -259,6 +263,7 @@ async function runCopy(session, plan, { decision }) {
   const handle = async (file, rec) => {
     if (rec.error) {
       errors.push(errorRow(file, rec, null, rec.error, null));
+      if (rec.error.fatal) fatal = true;
       return;
     }
     const n = target.columns.length;
@@ -288,7 +293,12 @@ async function runCopy(session, plan, { decision }) {
     if (batchBytes >= BATCH_BYTES) await flush();
   };
 
-  const tooMany = () => errors.length > plan.maxError;
+  // The load fails once the error count reaches MAXERROR ("If the load returns
+  // the error_count number of errors or greater, the load fails"
+  // [copy-parameters-data-load "MAXERROR"]); 0, the default, and 1 both fail at
+  // the first error. A record over 4 MB fails it whatever MAXERROR says.
+  let fatal = false;
+  const tooMany = () => fatal || errors.length >= Math.max(plan.maxError, 1);
 
   try {
     if (!plan.noLoad) {
@@ -355,15 +365,21 @@ async function runCopy(session, plan, { decision }) {
     if (!(e instanceof Killed)) {
       await catalog.recordLoadErrors(db, errors).catch((x) => session.log(`recording load errors failed: ${x.message}`));
     }
+    session.noteCopyFailed();
     throw e;
   }
 
   // A row the warehouse refused although this stand-in let it through.
   const refused = (err) => ({
-    userid: target.userid, tbl: target.oid, starttime: stamp(started), session: session.pid, query: queryId,
+    userid: target.userid, tbl: target.oid, starttime: stamp(started), session: session.pid, query: queryId, sys_query: sysId,
     filename: '', line_number: 0, colname: '', type: '', col_length: '', position: 0, raw_line: '', raw_field_value: '',
     err_code: 1200, err_reason: `Unknown parse error: ${err.M}`,
   });
+  if (upstreamError && upstreamError.C === '40001') {
+    // A serialization failure is the transaction's, not the data's.
+    await catalog.recordLoadErrors(db, errors);
+    throw new UpstreamError(upstreamError);
+  }
   if (upstreamError && upstreamError.C === '57014') {
     await catalog.recordLoadErrors(db, errors);
     throw new RedshiftError('57014', `Query (${queryId}) cancelled on user's request`);
@@ -379,6 +395,10 @@ async function runCopy(session, plan, { decision }) {
   } else if (copying) {
     await session.upWrite(frontend.copyDone());
     const err = await untilReady(session);
+    if (err && err.C === '40001') {
+      await catalog.recordLoadErrors(db, errors);
+      throw new UpstreamError(err);
+    }
     if (err) errors.push(failure = refused(err));
   }
 
@@ -386,7 +406,8 @@ async function runCopy(session, plan, { decision }) {
   stats.count('loadErrors', errors.length);
   if (failure) {
     stats.count('copiesFailed');
-    const text = `Load into table '${target.name}' failed.  Check 'stl_load_errors' system table for details.`;
+    session.noteCopyFailed();
+    const text = `Load into table '${target.name}' failed.  Check '${errorView}' system table for details.`;
     throw new RedshiftError('XX000', text, {
       D: detailBlock({
         error: text, code: failure.err_code, context: failure.filename ? `${failure.filename}, line ${failure.line_number}` : '',
@@ -395,12 +416,12 @@ async function runCopy(session, plan, { decision }) {
     });
   }
   const count = plan.noLoad ? 0 : loaded;
-  await catalog.setLastCopy(db, session.pid, queryId, count);
+  await session.noteCopyDone(count);
   stats.count('rowsLoaded', count);
   const info = (text) => backend.notice({ S: 'INFO', V: 'INFO', C: '00000', M: text });
   const notices = [];
   if (plan.maxErrorClamped) notices.push(info('MAXERROR is more than 100000; using 100000'));
-  if (errors.length) notices.push(info(`Load into table '${target.name}' completed, ${errors.length} record(s) could not be loaded.  Check 'stl_load_errors' system table for details.`));
+  if (errors.length) notices.push(info(`Load into table '${target.name}' completed, ${errors.length} record(s) could not be loaded.  Check '${errorView}' system table for details.`));
   notices.push(info(plan.noLoad
     ? `Load into table '${target.name}' completed, the data is valid (NOLOAD: nothing was loaded).`
     : `Load into table '${target.name}' completed, ${count} record(s) loaded successfully.`));

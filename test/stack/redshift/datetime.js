@@ -121,7 +121,10 @@ function parseTimestamp(text, format, withZone) {
 
 function parseTime(text, withZone) {
   const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.(\d+))?\s*(.*)$/.exec(text.trim());
-  if (!m || +m[1] > 23 || +m[2] > 59 || (m[3] && +m[3] > 59)) return null;
+  if (!m || +m[2] > 59 || (m[3] && +m[3] > 59)) return null;
+  // 24:00:00 is a valid TIME (the end of a day) [r_Datetime_types "TIME"]; nothing later is.
+  const endOfDay = +m[1] === 24 && +m[2] === 0 && !(+m[3]) && !/[1-9]/.test(m[4] || '');
+  if (+m[1] > 23 && !endOfDay) return null;
   const offset = parseOffset(m[5], true);
   if (offset === undefined) return null;
   const out = `${pad(+m[1])}:${m[2]}:${m[3] || '00'}${m[4] ? `.${m[4]}` : ''}`;

@@ -14,6 +14,14 @@ const crypto = require('node:crypto');
 const { Cursor, quoteIdent, quoteLiteral } = require('./sql');
 const { parseType, defaultEncoding, ENCODINGS, KEY_KINDS } = require('./types');
 const { RedshiftError, syntaxError, notSupported } = require('./errors');
+const { isReservedName } = require('./reserved');
+
+// A column name must not be a Redshift reserved word unless quoted [r_pg_keywords].
+function columnName(cur) {
+  const t = cur.peek();
+  if (isReservedName(t)) throw syntaxError(`syntax error at or near "${t.text}"`, t.start);
+  return cur.ident();
+}
 
 // Words that end a DEFAULT expression in a column definition.
 const COLUMN_ATTRIBUTES = new Set(['identity', 'generated', 'encode', 'distkey', 'sortkey', 'collate', 'not', 'null',
@@ -169,7 +177,7 @@ function parseCreateTable(stmt) {
       } else if (cur.isWord('primary') || cur.isWord('unique') || cur.isWord('foreign') || cur.isWord('constraint') || cur.isWord('check')) {
         plan.elements.push({ constraint: parseTableConstraint(cur) });
       } else {
-        const { name } = cur.ident();
+        const { name } = columnName(cur);
         if (cur.isPunct(',') || cur.isPunct(')')) bare.push(name);
         else {
           const col = parseColumn(cur, text, name, plan.name.name);
@@ -416,7 +424,7 @@ function parseAlterTable(stmt) {
     return { informational: true };
   }
   cur.acceptWord('column');
-  const { name } = cur.ident();
+  const { name } = columnName(cur);
   const col = parseColumn(cur, text, name, qn.name);
   if (col.distkey || col.sortkey || col.pk || col.identity?.mode === 'default') cur.syntaxError();
   if (!cur.done()) cur.syntaxError();

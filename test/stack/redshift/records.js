@@ -15,7 +15,10 @@
 
 const LF = 0x0a;
 const BACKSLASH = 0x5c;
-const MAX_RECORD = 16 * 1024 * 1024; // Redshift's limit is 4 MB; beyond this a file is broken, not long
+// The largest input record COPY reads: 4 MB [r_COPY "the maximum size of a
+// single input row from any source is 4 MB"]. A longer record fails the whole
+// COPY (see copy.js), whatever MAXERROR says.
+const MAX_RECORD = 4 * 1024 * 1024;
 
 // Growable byte buffer.
 class Bytes {
@@ -62,6 +65,7 @@ class RecordParser {
     this.quoted = false;
     this.recordLine = this.line;
     this.error = null;
+    this.tooLong = false;
   }
 
   isWs(b) {
@@ -101,7 +105,11 @@ class RecordParser {
         continue;
       }
       if (this.raw.length < MAX_RECORD) this.raw.push(b);
-      else if (this.state !== S.BAD) this.fail('Row exceeds the maximum size');
+      else if (!this.tooLong) {
+        this.tooLong = true;
+        this.error = { code: 1216, reason: `Input line exceeds the maximum row size of ${MAX_RECORD} bytes`, fatal: true };
+        this.state = S.BAD;
+      }
       this.step(b);
     }
     return out;

@@ -17,6 +17,7 @@ const config = require('./config');
 const { Catalog } = require('./catalog');
 const { S3Reader } = require('./s3');
 const { Faults } = require('./faults');
+const { Settings } = require('./settings');
 const { Session } = require('./session');
 const { createAdmin } = require('./admin');
 const { sendCancel } = require('./upstream');
@@ -56,6 +57,7 @@ class RedshiftStandIn {
     this.catalog = new Catalog({ host: config.host, port: config.warehousePort, user: config.user }, log);
     this.s3 = new S3Reader({ endpoint: config.s3Endpoint, region: config.region });
     this.faults = new Faults();
+    this.settings = new Settings(config);
     this.stats = new Stats();
     this.statementLog = [];
     this.sessions = new Set();

@@ -23,7 +23,7 @@ const {
   MessageStream, backend, frontend, parseStartup, parseFields, parseBody,
   PROTOCOL_3, SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST,
 } = require('./protocol');
-const { split, quoteLiteral, SqlSyntaxError } = require('./sql');
+const { split, tokenize, applyEdits, quoteLiteral, SqlSyntaxError } = require('./sql');
 const { classify, redact } = require('./classify');
 const { RedshiftError, syntaxError } = require('./errors');
 const { Upstream } = require('./upstream');
@@ -33,6 +33,40 @@ const emulate = require('./emulate');
 const SERVER_VERSION = '8.0.2';
 const RAISE_MARK = /^redtrack_raise:(\d+)$/;
 const BYTE_CHECK = /^rs_(varchar|char|varbyte)_(\d+)_/;
+const COPY_FUNCTIONS = /pg_last_copy_(id|count)/i;
+// The PostgreSQL isolation level behind each of Redshift's [c_serial_isolation]:
+// SERIALIZABLE is PostgreSQL's (its conflicts become Redshift's error 1023);
+// SNAPSHOT is snapshot isolation, PostgreSQL's REPEATABLE READ.
+const PG_ISOLATION = { serializable: 'serializable', snapshot: 'repeatable read' };
+
+// pg_last_copy_id() / pg_last_copy_count() calls replaced by the session's
+// values (the stand-in knows them; a function reading a table would see them
+// through the transaction's snapshot, stale under SERIALIZABLE).
+function rewriteCopyFunctions(sql, last) {
+  let tokens;
+  try {
+    tokens = tokenize(sql);
+  } catch {
+    return sql;
+  }
+  const edits = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t.type !== 'word' || (t.value !== 'pg_last_copy_id' && t.value !== 'pg_last_copy_count')) continue;
+    const open = tokens[i + 1];
+    const close = tokens[i + 2];
+    if (!open || open.text !== '(' || !close || close.text !== ')') continue;
+    let start = t.start;
+    const dot = tokens[i - 1];
+    const schema = tokens[i - 2];
+    if (dot && dot.text === '.' && schema && schema.type === 'word' && schema.value === 'pg_catalog') start = schema.start;
+    edits.push({
+      start, end: close.end,
+      text: t.value === 'pg_last_copy_id' ? `pg_catalog.pg_last_copy_id(${last.id})` : `pg_catalog.pg_last_copy_count(${last.count}::bigint)`,
+    });
+  }
+  return edits.length ? applyEdits(sql, edits) : sql;
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -84,6 +118,11 @@ class Session {
     this.portals = new Map(); // portal name -> statement name
     this.settings = {};
     this.caseSensitive = false;
+    this.cluster = server.settings.for('');
+    // pg_last_copy_id() / pg_last_copy_count() of this session, and what they
+    // go back to if the open transaction rolls back [PG_LAST_COPY_ID].
+    this.lastCopy = { id: -1, count: 0 };
+    this.copyRestore = null;
     this.exclusive = null;
     this.cancelRequested = false;
     socket.on('error', () => {});
@@ -177,7 +216,10 @@ class Session {
       return false;
     }
 
-    const upParams = { ...params, user: config.user, database };
+    this.cluster = this.server.settings.for(params.application_name);
+    const upParams = {
+      ...params, user: config.user, database, default_transaction_isolation: PG_ISOLATION[this.cluster.isolation],
+    };
     delete upParams.replication;
     try {
       this.upstream = await Upstream.connect({ host: config.host, port: config.warehousePort, params: upParams });
@@ -209,7 +251,7 @@ class Session {
     }
     out.push(backend.backendKeyData(this.pid, this.key), backend.readyForQuery('I'));
     this.writeClient(out);
-    this.log(`connected as ${user} to ${database}${this.tls ? ' (TLS)' : ''}, warehouse pid ${this.pid}`);
+    this.log(`connected as ${user} to ${database}${this.tls ? ' (TLS)' : ''}, warehouse pid ${this.pid}, ${this.cluster.isolation}${this.cluster.serverless ? ', serverless' : ''}`);
     return true;
   }
 
@@ -245,6 +287,15 @@ class Session {
   // byte-length CHECK violations become Redshift's "value too long".
   cleanFields(fields) {
     const f = { ...fields };
+    if (f.C === '40001') {
+      // PostgreSQL's serialization failure, in Redshift's words (XX000, message
+      // "1023", as Redshift's drivers report it). PostgreSQL does not say which
+      // table: its id is given as 0.
+      return {
+        S: f.S, V: f.V, C: 'XX000', M: '1023',
+        D: `Serializable isolation violation on table - 0, transactions forming the cycle are: 0 (pid:${this.pid})`,
+      };
+    }
     const mark = RAISE_MARK.exec(f.n || '');
     if (mark) {
       for (const k of ['n', 'W', 'F', 'L', 'R']) delete f[k];
@@ -281,6 +332,7 @@ class Session {
     if (head.held) head.held.push(out);
     else this.writeClient(out);
     if (msg.type === 'N') return;
+    if (msg.type === 'C') this.noteTag(parseBody.commandComplete(msg.body));
     if (msg.type === 'Z') this.txStatus = String.fromCharCode(msg.body[0]);
     let done;
     switch (head.expect) {
@@ -325,6 +377,45 @@ class Session {
     while (this.pipeline.length && !this.closed) await new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  // --- pg_last_copy_id() and transactions ---
+
+  // A COPY began loading: pg_last_copy_id() names it from now on. Inside a
+  // transaction block the value before it is kept, for a rollback.
+  noteCopyBegin(id) {
+    if (this.txStatus === 'T' && !this.copyRestore) this.copyRestore = { ...this.lastCopy };
+    this.lastCopy = { id, count: 0 };
+    return this.server.catalog.setLastCopy(this.database, this.pid, id, 0);
+  }
+
+  noteCopyDone(count) {
+    this.lastCopy.count = count;
+    return this.server.catalog.setLastCopy(this.database, this.pid, this.lastCopy.id, count);
+  }
+
+  // A COPY failed on its data: its id stays, also through the rollback that follows.
+  noteCopyFailed() {
+    this.copyRestore = null;
+  }
+
+  // COMMIT keeps the COPY ids of the transaction; a rollback restores the
+  // value from before it ("If the COPY transaction is rolled back, the COPY
+  // ID is not updated" [PG_LAST_COPY_ID]).
+  noteTag(tag) {
+    if (!this.copyRestore || !tag) return;
+    if (tag === 'COMMIT') this.copyRestore = null;
+    else if (tag === 'ROLLBACK') {
+      this.lastCopy = this.copyRestore;
+      this.copyRestore = null;
+      this.server.catalog.setLastCopy(this.database, this.pid, this.lastCopy.id, this.lastCopy.count)
+        .catch((e) => this.log(`restoring pg_last_copy_id failed: ${e.message}`));
+    }
+  }
+
+  // The SQL to send for a passed statement.
+  passSql(d) {
+    return d.copyFunctions ? rewriteCopyFunctions(d.sql, this.lastCopy) : d.sql;
+  }
+
   // --- the warehouse connection in exclusive mode ---
 
   beginExclusive() {
@@ -352,6 +443,7 @@ class Session {
         this.txStatus = String.fromCharCode(msg.body[0]);
         return;
       }
+      if (msg.type === 'C') this.noteTag(parseBody.commandComplete(msg.body));
       if (onMessage) onMessage(msg);
     }
   }
@@ -443,6 +535,7 @@ class Session {
       : classify(stmt, this);
     d.offset = stmt.start;
     d.params = maxParam(stmt.tokens);
+    d.copyFunctions = d.action === 'pass' && COPY_FUNCTIONS.test(stmt.text);
     this.server.recordStatement(this, d.redacted);
     const fault = this.server.faults.match(d.redacted);
     if (fault) {
@@ -479,10 +572,16 @@ class Session {
     // One message to the warehouse keeps PostgreSQL's semantics for several
     // statements in one query (one implicit transaction); emulated statements
     // and faults need the statements run one by one.
-    const whole = decisions.every((d) => d.action !== 'emulate' && !d.during) && (decisions.length === 1 || decisions.every((d) => !d.after));
+    // pg_last_copy_*() after another statement of the same string (say a
+    // ROLLBACK) need that statement's outcome: one by one too.
+    const whole = decisions.every((d) => d.action !== 'emulate' && !d.during)
+      && (decisions.length === 1 || decisions.every((d) => !d.after && !d.copyFunctions));
+    // pg_last_copy_*() are answered with what the session knows once every
+    // statement before them is done (a ROLLBACK may change them).
+    if (decisions.some((d) => d.copyFunctions)) await this.drain();
     if (whole) {
-      const texts = decisions.map((d) => (d.action === 'reject' ? this.raiseSql(d.error, d.offset) : d.sql));
-      const same = decisions.every((d, i) => d.action === 'pass' && d.sql === stmts[i].text);
+      const texts = decisions.map((d) => (d.action === 'reject' ? this.raiseSql(d.error, d.offset) : this.passSql(d)));
+      const same = decisions.every((d, i) => d.action === 'pass' && !d.copyFunctions && d.sql === stmts[i].text);
       const after = decisions[0].after;
       this.forward(same ? msg.raw : frontend.query(texts.join(';\n')), { expect: 'query', after, held: after ? [] : null });
       return;
@@ -492,7 +591,7 @@ class Session {
       if (this.closed) return;
       const ok = d.action === 'emulate'
         ? await this.runEmulated(d, false)
-        : await this.runSimple(d.action === 'reject' ? this.raiseSql(d.error, d.offset) : d.sql, d);
+        : await this.runSimple(d.action === 'reject' ? this.raiseSql(d.error, d.offset) : this.passSql(d), d);
       if (!ok) break;
     }
     this.writeClient(backend.readyForQuery(this.txStatus));
@@ -553,7 +652,8 @@ class Session {
     if (!d) return undefined;
     this.statements.set(p.name, d);
     if (d.action === 'emulate') return this.pushLocal(backend.parseComplete());
-    const sql = d.action === 'reject' ? this.raiseSql(d.error, d.offset, d.params) : d.sql;
+    if (d.copyFunctions) await this.drain();
+    const sql = d.action === 'reject' ? this.raiseSql(d.error, d.offset, d.params) : this.passSql(d);
     return this.forward(sql === p.sql ? msg.raw : frontend.parse(p.name, sql, p.types), { expect: 'parse' });
   }
 

@@ -11,7 +11,7 @@ const { RedshiftError } = require('./errors');
 // PostgreSQL types Redshift does not have: a column of one of these is
 // "Column "t.c" has unsupported type "x"." (0A000), the wording Redshift uses.
 const UNSUPPORTED = new Set([
-  'uuid', 'json', 'jsonb', 'interval', 'bytea', 'money', 'inet', 'cidr', 'macaddr', 'macaddr8',
+  'uuid', 'json', 'jsonb', 'bytea', 'money', 'inet', 'cidr', 'macaddr', 'macaddr8',
   'serial', 'serial2', 'serial4', 'serial8', 'smallserial', 'bigserial', 'bit', 'varbit', 'xml',
   'tsvector', 'tsquery', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'oid',
   'regclass', 'regtype', 'regproc', 'name', 'txid_snapshot', 'pg_lsn', 'int4range', 'int8range',
@@ -118,8 +118,13 @@ function parseType(cur) {
     }
     case 'varchar': case 'nvarchar': case 'text': {
       // Bare VARCHAR and TEXT are VARCHAR(256); lengths are bytes.
+      // Stored as rs_varchar, a domain over PostgreSQL's unbounded bpchar: it
+      // keeps the value as given (trailing spaces too) but compares, hashes,
+      // groups and joins ignoring trailing spaces, as Redshift does
+      // [r_Character_types "Significance of trailing blanks"]. The byte length
+      // is a CHECK constraint (ddl.js).
       const n = len('varchar', 256);
-      return { kind: 'varchar', length: n, rsType: `character varying(${n})`, pgType: `character varying(${n})` };
+      return { kind: 'varchar', length: n, rsType: `character varying(${n})`, pgType: 'pg_catalog.rs_varchar' };
     }
     case 'varbyte': case 'varbinary': {
       const n = len('varbyte', 64000);
@@ -135,6 +140,30 @@ function parseType(cur) {
       noArgs(); return simple('time', 'time without time zone');
     case 'timetz':
       noArgs(); return simple('timetz', 'time with time zone');
+    case 'interval': {
+      // INTERVAL is a Redshift type since 2024, with the qualifiers YEAR TO MONTH
+      // and DAY TO SECOND [r_interval_data_types].
+      noArgs();
+      let qualifier = '';
+      if (cur.acceptWord('year')) {
+        qualifier = ' year';
+        if (cur.acceptWord('to')) { cur.expectWord('month'); qualifier += ' to month'; }
+      } else if (cur.acceptWord('month')) qualifier = ' month';
+      else if (cur.acceptWord('day')) {
+        qualifier = ' day';
+        if (cur.acceptWord('to')) {
+          const t = cur.acceptWord('hour', 'minute', 'second') || cur.syntaxError();
+          qualifier += ` to ${t.value}`;
+        }
+      } else if (cur.acceptWord('hour')) {
+        qualifier = ' hour';
+        if (cur.acceptWord('to')) qualifier += ` to ${(cur.acceptWord('minute', 'second') || cur.syntaxError()).value}`;
+      } else if (cur.acceptWord('minute')) {
+        qualifier = ' minute';
+        if (cur.acceptWord('to')) { cur.expectWord('second'); qualifier += ' to second'; }
+      } else if (cur.acceptWord('second')) qualifier = ' second';
+      return simple('interval', `interval${qualifier}`);
+    }
     case 'super':
       noArgs(); return { kind: 'super', rsType: 'super', pgType: 'pg_catalog.super' };
     default:
@@ -166,6 +195,7 @@ const KEY_KINDS = new Set(['bool', 'float4', 'float8', 'int2', 'int4', 'int8', '
 // against (tables may also come from CREATE TABLE AS or direct warehouse DDL).
 function kindOfPgType(typname, basetype) {
   if (typname === 'varbyte' || typname === 'super') return typname;
+  if (typname === 'rs_varchar') return 'varchar';
   const t = basetype || typname;
   return {
     int2: 'int2', int4: 'int4', int8: 'int8', numeric: 'numeric', float4: 'float4', float8: 'float8',

@@ -86,7 +86,6 @@ const REFUSED = [
   ['json', 'CREATE TABLE x (j JSON)', '0A000'],
   ['jsonb', 'CREATE TABLE x (j JSONB)', '0A000'],
   ['arrays', 'CREATE TABLE x (a INT[])', '0A000'],
-  ['interval', 'CREATE TABLE x (i INTERVAL)', '0A000'],
   ['bytea', 'CREATE TABLE x (b BYTEA)', '0A000'],
   ['enums', "CREATE TYPE mood AS ENUM ('sad', 'ok')", '0A000'],
   ['money', 'CREATE TABLE x (m MONEY)', '0A000'],
