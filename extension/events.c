@@ -54,6 +54,8 @@
 #include "guc.h"
 #include "ownership.h"
 #include "redshift.h"
+#include "registry.h"
+#include "rs_ident.h"
 #include "spi_util.h"
 #include "typemap.h"
 
@@ -1497,7 +1499,7 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 	initStringInfo(&sql);
 	if (old == NULL)
 	{
-		SpiArgs		target = {0};
+		Oid			other;
 
 		/* Not part of the extension: DROP EXTENSION must leave events be. */
 		if (!OidIsValid(get_namespace_oid(STREAMS_SCHEMA, true)))
@@ -1506,9 +1508,8 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 			spi_run("REVOKE ALL ON SCHEMA " STREAMS_SCHEMA " FROM PUBLIC", NULL, false);
 			spi_run("GRANT USAGE ON SCHEMA " STREAMS_SCHEMA " TO redtrack_admin", NULL, false);
 		}
-		spi_arg_text(&target, quote_identifier(name));
-		if (spi_run("SELECT 1 FROM redtrack.replicables WHERE target_table OPERATOR(pg_catalog.=) $1",
-					&target, true) > 0)
+		/* Compared as Redshift resolves names (see redtrack_target_identity). */
+		if (redtrack_target_is_taken(quote_identifier(name), InvalidOid, &other))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("the Redshift table %s of stream \"%s\" is already a replication target",
@@ -1656,16 +1657,16 @@ redtrack_stream_ddl(const char *stream)
 		stream_not_found(stream);
 
 	initStringInfo(&ddl);
-	appendStringInfo(&ddl, "CREATE TABLE %s (\n", quote_identifier(stream));
+	appendStringInfo(&ddl, "CREATE TABLE %s (\n", rs_quote_identifier(stream));
 	for (int i = 0; i < n; i++)
-		appendStringInfo(&ddl, "    %s %s%s%s\n", quote_identifier(fields[i].name),
+		appendStringInfo(&ddl, "    %s %s%s%s\n", rs_quote_identifier(fields[i].name),
 						 warehouse_type(&fields[i], postgres_dialect),
 						 fields[i].not_null ? " NOT NULL" : "", i + 1 < n ? "," : "");
 	appendStringInfoChar(&ddl, ')');
 	if (!postgres_dialect)
 	{
 		if (distkey)
-			appendStringInfo(&ddl, "\nDISTSTYLE KEY DISTKEY (%s)", quote_identifier(distkey));
+			appendStringInfo(&ddl, "\nDISTSTYLE KEY DISTKEY (%s)", rs_quote_identifier(distkey));
 		else
 			appendStringInfoString(&ddl, "\nDISTSTYLE AUTO");
 		if (sortkey)
@@ -1676,7 +1677,7 @@ redtrack_stream_ddl(const char *stream)
 			appendStringInfoString(&ddl, "\nCOMPOUND SORTKEY (");
 			foreach(lc, keys)
 				appendStringInfo(&ddl, "%s%s", lc == list_head(keys) ? "" : ", ",
-								 quote_identifier(lfirst(lc)));
+								 rs_quote_identifier(lfirst(lc)));
 			appendStringInfoChar(&ddl, ')');
 		}
 	}

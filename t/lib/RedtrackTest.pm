@@ -76,6 +76,16 @@ sub new_source
 	my $conninfo = $dialect eq 'postgres'
 	  ? "host=127.0.0.1 port=$env{warehouse_port} dbname=$env{database} user=$env{user} sslmode=disable"
 	  : "host=127.0.0.1 port=$env{redshift_port} dbname=$env{database} user=$env{user} passfile=$passfile";
+
+	# Serverless (REDTRACK_TEST_SERVERLESS=1, or serverless => 1): the
+	# stand-in has no STL views for this node's connections, which it
+	# recognises by their application_name.
+	if ($dialect ne 'postgres' && ($opts{serverless} || $ENV{REDTRACK_TEST_SERVERLESS}))
+	{
+		my $app = substr('serverless_' . run_id() . "_$name", 0, 63);
+		$conninfo .= " application_name=$app";
+		redshift_admin('PUT', 'settings', { serverless => JSON::PP::true, application_name => $app });
+	}
 	my $enabled = $opts{worker} ? 'on' : 'off';
 	my $prefix = 'tap/' . run_id() . "/$name";
 	$node->append_conf(
