@@ -68,7 +68,6 @@ PG_FUNCTION_INFO_V1(redtrack_stream_backlog);
 
 #define WRITER_ROLE "redtrack_writer"
 #define MAX_VARCHAR 65535
-#define MAX_EVENT_BYTES (4 * 1024 * 1024)	/* Redshift's largest input record */
 #define INTERNAL_PREFIX "redtrack_"
 
 typedef enum FieldType
@@ -1179,7 +1178,7 @@ static void
 check_event_size(StreamEntry *s, Datum *values, char *nulls)
 {
 	bool		postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
-	EncodeCounters counters = {0};
+	EncodeCounters counters = {.no_record_limit = true};
 	int			nestlevel = -1;
 	size_t		size;
 	bool		oom;
@@ -1214,12 +1213,13 @@ check_event_size(StreamEntry *s, Datum *values, char *nulls)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not measure an event of stream \"%s\".", s->name)));
-	if (size > MAX_EVENT_BYTES)
+	/* The drain would cut a longer row to fit: refuse it here instead. */
+	if (size > REDSHIFT_MAX_RECORD)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("event of stream \"%s\" is too large for Redshift", s->name),
-				 errdetail("Its row in the load file would be %zu bytes; Redshift loads at most %d bytes (4 MB) in a row.",
-						   size, MAX_EVENT_BYTES),
+				 errdetail("Its row in the load file would be %zu bytes; Redshift loads at most 4 MB in a row, and redtrack keeps rows under %d bytes.",
+						   size, REDSHIFT_MAX_RECORD),
 				 errhint("Keep large values out of events, or split them.")));
 }
 

@@ -61,13 +61,10 @@
 #define UNCONSTRAINED_SCALE 10
 
 /*
- * COPY fails on an input record over 4 MB (REDSHIFT.md): redtrack keeps
- * records under 4,000,000 bytes, whether Redshift's MB is 10^6 or 2^20
- * bytes.  Every field keeps RECORD_FIELD_RESERVE bytes of it for itself: more
- * than any value that is never cut takes (a decimal, a timestamp, a float),
- * with its separator.
+ * Every field keeps RECORD_FIELD_RESERVE bytes of a record (at most
+ * REDSHIFT_MAX_RECORD, typemap.h) for itself: more than any value that is
+ * never cut takes (a decimal, a timestamp, a float), with its separator.
  */
-#define REDSHIFT_MAX_RECORD 4000000
 #define RECORD_FIELD_RESERVE 48
 
 /*
@@ -569,7 +566,7 @@ record_room(ByteBuf *out, ColumnMap *col, bool postgres_dialect, EncodeCounters 
 	size_t		used = out->len - counters->record_start;
 	size_t		limit = REDSHIFT_MAX_RECORD - Min(col->record_reserve, REDSHIFT_MAX_RECORD / 2);
 
-	if (postgres_dialect)
+	if (postgres_dialect || counters->no_record_limit)
 		return SIZE_MAX;
 	return used < limit ? limit - used : 0;
 }

@@ -70,7 +70,16 @@ typedef struct EncodeCounters
 								 * decimals too large for the target, empty
 								 * bytea */
 	size_t		record_start;	/* offset of the current record in its buffer */
+	bool		no_record_limit;	/* measure a record whole: never cut it to
+									 * fit REDSHIFT_MAX_RECORD */
 } EncodeCounters;
+
+/*
+ * COPY fails on an input record over 4 MB (REDSHIFT.md): redtrack keeps
+ * records under 4,000,000 bytes, whether Redshift's MB is 10^6 or 2^20
+ * bytes.
+ */
+#define REDSHIFT_MAX_RECORD 4000000
 
 /* A target column as the warehouse describes it. */
 typedef struct TargetColumn
