@@ -13,7 +13,33 @@
 -- Section B: delete tracking (partitions, renamed key columns, big deletes)
 -- ---------------------------------------------------------------------------
 
+-- Partitions carry their own statement-level DELETE and TRUNCATE triggers
+-- (PostgreSQL fires a statement trigger only for the table a statement
+-- names); this adds them to the partitions of a tracked table.
+CREATE FUNCTION redtrack.track_partitions(source regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'redtrack_track_partitions_sql'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION redtrack.track_partitions(regclass) FROM PUBLIC;
 
+-- Partitions created or attached later get them from this event trigger;
+-- a detached partition loses them.  It looks only at CREATE TABLE ...
+-- PARTITION OF and ALTER TABLE ... ATTACH/DETACH PARTITION; it runs as the
+-- extension owner inside (see ownership.h).
+CREATE FUNCTION redtrack.on_ddl_command_end()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'redtrack_on_ddl_command_end'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION redtrack.on_ddl_command_end() FROM PUBLIC;
+
+CREATE EVENT TRIGGER redtrack_ddl_command_end ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	EXECUTE FUNCTION redtrack.on_ddl_command_end();
+
+-- Tables registered before 0.5: their existing partitions.
+SELECT redtrack.track_partitions(source)
+FROM redtrack.replicables
+WHERE track_deletes;
 
 -- (end of section B)
 

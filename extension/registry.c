@@ -42,6 +42,7 @@
 #include "parser/scansup.h"
 #include "utils/timestamp.h"
 
+#include "delete_tracking.h"
 #include "ownership.h"
 #include "registry.h"
 
@@ -365,14 +366,7 @@ normalize_target_name(const char *raw)
 static void
 tie_trigger_to_extension(Oid relid, const char *trigger_name)
 {
-	ObjectAddress trigger;
-	ObjectAddress extension;
-
-	ObjectAddressSet(trigger, TriggerRelationId,
-					 get_trigger_oid(relid, trigger_name, false));
-	ObjectAddressSet(extension, ExtensionRelationId,
-					 get_extension_oid("redtrack", false));
-	recordDependencyOn(&trigger, &extension, DEPENDENCY_AUTO);
+	redtrack_tie_trigger_to_extension(relid, trigger_name);
 }
 
 static void
@@ -448,6 +442,12 @@ create_tracking_triggers(Relation rel, List *keys)
 	tie_trigger_to_extension(relid, TRIGGER_DELETES);
 	tie_trigger_to_extension(relid, TRIGGER_KEY_CHANGES);
 	tie_trigger_to_extension(relid, TRIGGER_TRUNCATE);
+
+	/*
+	 * Statement-level triggers fire only for the table a statement names:
+	 * each partition gets its own (later ones from an event trigger).
+	 */
+	redtrack_track_partitions(relid);
 }
 
 static void
@@ -457,6 +457,7 @@ drop_tracking_triggers(Relation rel)
 	char	   *table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												   RelationGetRelationName(rel));
 
+	redtrack_untrack_partitions(RelationGetRelid(rel));
 	for (int i = 0; i < lengthof(names); i++)
 	{
 		if (!OidIsValid(get_trigger_oid(RelationGetRelid(rel), names[i], true)))
