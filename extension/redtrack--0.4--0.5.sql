@@ -36,6 +36,13 @@ CREATE EVENT TRIGGER redtrack_ddl_command_end ON ddl_command_end
 	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
 	EXECUTE FUNCTION redtrack.on_ddl_command_end();
 
+-- Whoever creates or attaches a partition of a tracked table has the
+-- key-change row trigger cloned onto it, which PostgreSQL allows only to
+-- a role that may execute the trigger function.  The function records
+-- nothing for a table that is not registered with track_deletes (nor
+-- part of one), and refuses to be called other than as a trigger.
+GRANT EXECUTE ON FUNCTION redtrack.track_deletes() TO PUBLIC;
+
 -- Tables registered before 0.5: their existing partitions.
 SELECT redtrack.track_partitions(source)
 FROM redtrack.replicables

@@ -106,6 +106,31 @@ FROM redtrack.deleted_records WHERE source = 'wide'::regclass;
 SELECT count(DISTINCT key) AS distinct_keys, min((key->>'k')::text) = lpad('11', 400, '#') AS first_key
 FROM redtrack.pending_deletes WHERE source = 'wide'::regclass;
 
+-- the owner of a tracked table, not a superuser, creates and attaches
+-- partitions (the key-change trigger is cloned with the owner's rights)
+CREATE ROLE regress_table_owner;
+GRANT CREATE ON SCHEMA public TO regress_table_owner;
+SET ROLE regress_table_owner;
+CREATE TABLE owned (id int NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE owned_2024 PARTITION OF owned FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+RESET ROLE;
+SELECT rrr_register('owned', 'full', track_deletes => true);
+SET ROLE regress_table_owner;
+CREATE TABLE owned_2025 PARTITION OF owned FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE owned_2026 (id int NOT NULL, at date NOT NULL);
+ALTER TABLE owned ATTACH PARTITION owned_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO owned VALUES (1, '2024-01-01'), (2, '2025-01-01'), (3, '2026-01-01'), (4, '2026-02-01');
+DELETE FROM owned_2025;
+UPDATE owned_2026 SET id = 30 WHERE id = 3;
+DELETE FROM owned WHERE id = 4;
+TRUNCATE owned_2024;
+RESET ROLE;
+SELECT source, kind, key FROM redtrack.pending_deletes
+WHERE source = 'owned'::regclass ORDER BY record_id;
+DROP TABLE owned;
+REVOKE CREATE ON SCHEMA public FROM regress_table_owner;
+DROP ROLE regress_table_owner;
+
 -- upgrading from 0.4 adds the triggers of existing partitions
 DROP EXTENSION redtrack;
 CREATE EXTENSION redtrack VERSION '0.4';
