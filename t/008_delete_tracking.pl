@@ -121,7 +121,7 @@ same('users', $cols, 'rename: deletes made under the new name reached the wareho
 
 sql('ALTER TABLE users RENAME COLUMN id TO user_id');
 app_ok('TRUNCATE users', 'TRUNCATE after a key column rename');
-sql(q{INSERT INTO users (user_id, name) VALUES (1, 'first again'), (2, 'second again')});
+sql(q{INSERT INTO users (user_id, name) VALUES (7001, 'after truncate'), (7002, 'again')});
 sql('ALTER TABLE users RENAME COLUMN user_id TO id');
 like(replicate('users'), qr/^imported\|$/, 'rename: TRUNCATE replicated');
 same('users', $cols, 'rename: TRUNCATE made under the new name reached the warehouse');
