@@ -101,7 +101,6 @@ typedef struct KeyRecorder
 	int			nvalues;
 	int			capacity;
 	Size		bytes;
-	int64		inserted;		/* deleted_records rows written */
 } KeyRecorder;
 
 static SPIPlanPtr insert_plan = NULL;
@@ -438,7 +437,6 @@ flush_keys(KeyRecorder *rec)
 	rec->nvalues = 0;
 	rec->capacity = 0;
 	rec->bytes = 0;
-	rec->inserted++;
 }
 
 /*
@@ -714,33 +712,29 @@ key_arguments(Oid source)
 }
 
 /*
- * Give every partition below source, at any depth, its statement-level
- * DELETE and TRUNCATE triggers, where they are missing.  (The key-change
+ * Give top and every partition below it, at any depth, redtrack's
+ * statement-level DELETE and TRUNCATE triggers where they are missing,
+ * with the key arguments of the tracked table above.  (The key-change
  * trigger is a row trigger: PostgreSQL clones it to partitions itself.)
  * Foreign partitions are skipped: they cannot have transition tables.
  */
-void
-redtrack_track_partitions(Oid source)
+static void
+track_subtree(Oid top, Oid skip, const char *args)
 {
-	char	   *args;
 	List	   *tree;
 	ListCell   *lc;
 
-	if (get_rel_relkind(source) != RELKIND_PARTITIONED_TABLE)
-		return;
-	args = key_arguments(source);
-	if (args == NULL)
-		return;
-
-	tree = find_all_inheritors(source, NoLock, NULL);
+	if (get_rel_relkind(top) == RELKIND_PARTITIONED_TABLE)
+		tree = find_all_inheritors(top, NoLock, NULL);
+	else
+		tree = list_make1_oid(top);
 	foreach(lc, tree)
 	{
 		Oid			relid = lfirst_oid(lc);
 		char		relkind = get_rel_relkind(relid);
 		char	   *table;
-		bool		created = false;
 
-		if (relid == source ||
+		if (relid == skip ||
 			(relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE))
 			continue;
 		table = qualified_name(relid);
@@ -752,7 +746,6 @@ redtrack_track_partitions(Oid source)
 								 REDTRACK_TRIGGER_DELETES, table, args));
 			CommandCounterIncrement();
 			redtrack_tie_trigger_to_extension(relid, REDTRACK_TRIGGER_DELETES);
-			created = true;
 		}
 		if (!OidIsValid(get_trigger_oid(relid, REDTRACK_TRIGGER_TRUNCATE, true)))
 		{
@@ -761,11 +754,21 @@ redtrack_track_partitions(Oid source)
 								 REDTRACK_TRIGGER_TRUNCATE, table, args));
 			CommandCounterIncrement();
 			redtrack_tie_trigger_to_extension(relid, REDTRACK_TRIGGER_TRUNCATE);
-			created = true;
 		}
-		if (created)
-			elog(DEBUG1, "redtrack: tracking deletes of partition %s", table);
 	}
+}
+
+/* The statement-level triggers of every partition below a tracked table. */
+void
+redtrack_track_partitions(Oid source)
+{
+	char	   *args;
+
+	if (get_rel_relkind(source) != RELKIND_PARTITIONED_TABLE)
+		return;
+	args = key_arguments(source);
+	if (args != NULL)
+		track_subtree(source, source, args);
 }
 
 /* Drop redtrack's statement-level triggers from one table, if it has them. */
@@ -829,20 +832,22 @@ redtrack_track_partitions_sql(PG_FUNCTION_ARGS)
  */
 
 /*
- * Which partition-related work a command calls for: a new partition
- * (CREATE TABLE ... PARTITION OF, ALTER TABLE ... ATTACH PARTITION) needs
- * triggers, a detached one loses them.  Any other command is ignored at
- * the cost of looking at its parse tree.
+ * The partitions a command adds or detaches: CREATE TABLE ... PARTITION OF
+ * adds the table it creates (found by pg_event_trigger_ddl_commands),
+ * ALTER TABLE ... ATTACH PARTITION the table it names; DETACH PARTITION
+ * detaches the table it names.  Any other command is ignored at the cost
+ * of a look at its parse tree.
  */
 static void
-command_partitions(Node *parsetree, bool *adds, List **detached)
+command_partitions(Node *parsetree, bool *creates, List **attached, List **detached)
 {
-	*adds = false;
+	*creates = false;
+	*attached = NIL;
 	*detached = NIL;
 	if (parsetree == NULL)
 		return;
 	if (IsA(parsetree, CreateStmt))
-		*adds = ((CreateStmt *) parsetree)->partbound != NULL;
+		*creates = ((CreateStmt *) parsetree)->partbound != NULL;
 	else if (IsA(parsetree, AlterTableStmt))
 	{
 		ListCell   *lc;
@@ -852,7 +857,7 @@ command_partitions(Node *parsetree, bool *adds, List **detached)
 			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
 			if (cmd->subtype == AT_AttachPartition)
-				*adds = true;
+				*attached = lappend(*attached, ((PartitionCmd *) cmd->def)->name);
 			else if (cmd->subtype == AT_DetachPartition ||
 					 cmd->subtype == AT_DetachPartitionFinalize)
 				*detached = lappend(*detached, ((PartitionCmd *) cmd->def)->name);
@@ -860,14 +865,55 @@ command_partitions(Node *parsetree, bool *adds, List **detached)
 	}
 }
 
+/* Tables named in a command, as the command resolved them. */
+static List *
+named_relids(List *rangevars)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rangevars)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+
+		if (OidIsValid(relid))
+			relids = lappend_oid(relids, relid);
+	}
+	return relids;
+}
+
+/* The tables a CREATE TABLE created.  Connected to SPI. */
+static List *
+created_relids(void)
+{
+	List	   *relids = NIL;
+	int			rc;
+
+	rc = SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
+					 "WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+					 "AND objsubid OPERATOR(pg_catalog.=) 0",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			relids = list_append_unique_oid(relids, DatumGetObjectId(d));
+	}
+	return relids;
+}
+
 Datum
 redtrack_on_ddl_command_end(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
-	bool		adds;
+	bool		creates;
+	List	   *attached;
 	List	   *detached;
-	List	   *detached_relids = NIL;
-	List	   *relids = NIL;
+	List	   *added;
 	ListCell   *lc;
 	OwnerScope	call;
 
@@ -876,60 +922,34 @@ redtrack_on_ddl_command_end(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("redtrack.on_ddl_command_end() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
-	command_partitions(trigdata->parsetree, &adds, &detached);
-	if (!adds && detached == NIL)
+	command_partitions(trigdata->parsetree, &creates, &attached, &detached);
+	if (!creates && attached == NIL && detached == NIL)
 		PG_RETURN_VOID();
 
 	/* Names resolve as the user wrote them, before search_path is pinned. */
-	foreach(lc, detached)
-	{
-		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
-
-		if (OidIsValid(relid))
-			detached_relids = lappend_oid(detached_relids, relid);
-	}
+	added = named_relids(attached);
+	detached = named_relids(detached);
 
 	begin_owner_call(&call);
-	if (adds)
-	{
-		int			rc = SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
-									 "WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
-									 "AND objsubid OPERATOR(pg_catalog.=) 0",
-									 true, 0);
-
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (!isnull)
-				relids = list_append_unique_oid(relids, DatumGetObjectId(d));
-		}
-	}
+	if (creates)
+		added = list_concat(added, created_relids());
 
 	/*
-	 * A new partition of a tracked table: bring the whole tracked tree up to
-	 * date (a partition attached with partitions of its own included).
+	 * A new partition (with its own partitions, if attached with them) of a
+	 * tracked table gets the triggers, with the tracked table's keys.
 	 */
-	foreach(lc, relids)
+	foreach(lc, added)
 	{
 		Oid			relid = lfirst_oid(lc);
-		List	   *candidates;
-		ListCell   *lc2;
+		Oid			source;
+		char	   *args;
 
-		if (!get_rel_relispartition(relid) &&
-			get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		if (!get_rel_relispartition(relid))
 			continue;
-		candidates = list_make1_oid(relid);
-		if (get_rel_relispartition(relid))
-			candidates = list_concat(candidates, get_partition_ancestors(relid));
-		foreach(lc2, candidates)
-		{
-			if (is_tracked(lfirst_oid(lc2)))
-				redtrack_track_partitions(lfirst_oid(lc2));
-		}
+		source = tracking_source(relid, InvalidOid);
+		if (!OidIsValid(source) || (args = key_arguments(source)) == NULL)
+			continue;
+		track_subtree(relid, source, args);
 	}
 
 	/*
@@ -937,7 +957,7 @@ redtrack_on_ddl_command_end(PG_FUNCTION_ARGS)
 	 * deletes are not the table's, so its triggers go (and with them the
 	 * cost of capturing its deleted rows).
 	 */
-	foreach(lc, detached_relids)
+	foreach(lc, detached)
 	{
 		Oid			relid = lfirst_oid(lc);
 		List	   *tree;

@@ -20,6 +20,9 @@ CREATE TABLE parts_2025h2 PARTITION OF parts_2025 FOR VALUES FROM ('2025-07-01')
 CREATE TABLE parts_2026 (junk int, v text, at date NOT NULL, id int NOT NULL);
 ALTER TABLE parts_2026 DROP COLUMN junk;
 ALTER TABLE parts ATTACH PARTITION parts_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE parts_2027 (id int NOT NULL, at date NOT NULL, v text) PARTITION BY RANGE (at);
+CREATE TABLE parts_2027h1 PARTITION OF parts_2027 FOR VALUES FROM ('2027-01-01') TO ('2027-07-01');
+ALTER TABLE parts ATTACH PARTITION parts_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
 SELECT c.relname, t.tgname, t.tgparentid <> 0 AS cloned,
        EXISTS (SELECT FROM pg_depend d WHERE d.objid = t.oid AND d.refclassid = 'pg_extension'::regclass) AS tied
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
@@ -27,7 +30,8 @@ WHERE c.relname LIKE 'parts%' AND t.tgname LIKE 'redtrack%'
 ORDER BY 1, 2;
 
 INSERT INTO parts VALUES (1, '2024-03-01', 'a'), (2, '2024-04-01', 'b'), (3, '2025-02-01', 'c'),
-    (4, '2025-08-01', 'd'), (5, '2026-02-01', 'e'), (6, '2026-03-01', 'f'), (7, '2024-05-01', 'g');
+    (4, '2025-08-01', 'd'), (5, '2026-02-01', 'e'), (6, '2026-03-01', 'f'), (7, '2024-05-01', 'g'),
+    (8, '2027-02-01', 'h');
 
 -- deletes and key changes in any partition are recorded against the parent
 DELETE FROM parts_2024 WHERE id = 1;
@@ -35,6 +39,7 @@ DELETE FROM parts_2025h2;
 DELETE FROM parts_2025 WHERE id = 3;
 DELETE FROM parts_2026 WHERE id = 5;
 DELETE FROM parts WHERE id = 2;
+DELETE FROM parts_2027h1;
 UPDATE parts_2026 SET id = 60 WHERE id = 6;
 UPDATE parts SET id = 70 WHERE id = 7;
 SELECT source, kind, key FROM redtrack.pending_deletes
