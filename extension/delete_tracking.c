@@ -20,6 +20,15 @@
  * trigger adds them to partitions created or attached later.  Whatever
  * table fires, the records go to the registered table above it.
  *
+ * An UPDATE that moves a row to another partition is run by PostgreSQL as
+ * a delete and an insert that fire no UPDATE row trigger and no DELETE
+ * statement trigger, only DELETE row triggers.  A row-level DELETE
+ * trigger on every row deleted would cost a queued event per row of
+ * every bulk DELETE, so its WHEN clause lets rows through only while an
+ * UPDATE statement runs on the partitioned table: statement-level
+ * triggers before and after each UPDATE count them in a transaction-local
+ * setting (MOVES_SETTING), which a failed statement's rollback restores.
+ *
  * Key columns are found by attribute number (see resolve_key_columns), so
  * a renamed key column is followed.  The trigger never fails the
  * application's statement over a problem of its own: when it cannot
@@ -35,10 +44,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
@@ -61,6 +72,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
@@ -80,6 +92,16 @@ PG_FUNCTION_INFO_V1(redtrack_on_ddl_command_end);
  */
 #define DELETE_CHUNK_BYTES		(4 * 1024 * 1024)
 #define DELETE_CHUNK_VALUES		(256 * 1024)
+
+/*
+ * The number of UPDATE statements running on tracked partitioned tables,
+ * as a placeholder setting changed with SET LOCAL semantics, and the
+ * moved-rows trigger's WHEN clause that reads it: unset (NULL), empty
+ * (its value after the first transaction that set it) or '0' mean none.
+ */
+#define MOVES_SETTING			"redtrack_moves.depth"
+#define MOVES_WHEN \
+	"pg_catalog.current_setting('" MOVES_SETTING "', true) NOT IN ('', '0')"
 
 /* The key columns of the relation a trigger fired on. */
 typedef struct KeyColumns
@@ -521,6 +543,66 @@ record_lost_keys(Relation rel, Oid source, const char *problem)
 }
 
 /* ----------------------------------------------------------------
+ * Rows moved between partitions
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Count an UPDATE statement on a tracked partitioned table in or out.  SET
+ * LOCAL semantics: a statement that fails takes its count with it when
+ * its (sub)transaction rolls back.
+ */
+static void
+change_update_depth(int delta)
+{
+	const char *current = GetConfigOption(MOVES_SETTING, true, false);
+	int			depth = current != NULL ? atoi(current) : 0;
+
+	depth = Max(depth + delta, 0);
+	(void) set_config_option(MOVES_SETTING, psprintf("%d", depth),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+							 true, 0, false);
+}
+
+/*
+ * Whether a row that left partition rel (below source) by an UPDATE
+ * certainly changed its key: true when every partitioning column between
+ * rel and source is a key column, as a primary key guarantees.  Otherwise
+ * the key may be unchanged, and recording it as deleted would delete a
+ * live row on Redshift; with explicit key columns that leave out a
+ * partitioning column such a move is not recorded.
+ */
+static bool
+moves_change_key(Relation rel, Oid source, KeyColumns *keys)
+{
+	List	   *ancestors = get_partition_ancestors(RelationGetRelid(rel));
+	ListCell   *lc;
+
+	foreach(lc, ancestors)
+	{
+		Relation	parent = relation_open(lfirst_oid(lc), AccessShareLock);
+		PartitionKey partkey = RelationGetPartitionKey(parent);
+		bool		covered = true;
+
+		for (int i = 0; partkey != NULL && i < partkey->partnatts && covered; i++)
+		{
+			AttrNumber	attnum = partkey->partattrs[i];
+
+			covered = false;
+			for (int k = 0; attnum > 0 && k < keys->count && !covered; k++)
+				covered = strcmp(keys->names[k],
+								 NameStr(TupleDescAttr(RelationGetDescr(parent), attnum - 1)->attname)) == 0;
+		}
+		relation_close(parent, AccessShareLock);
+		if (!covered)
+			return false;
+		if (lfirst_oid(lc) == source)
+			break;
+	}
+	return true;
+}
+
+/* ----------------------------------------------------------------
  * redtrack.track_deletes() trigger
  * ----------------------------------------------------------------
  */
@@ -537,6 +619,7 @@ redtrack_track_deletes(PG_FUNCTION_ARGS)
 	Oid			source;
 	char	   *problem = NULL;
 	bool		resolved;
+	bool		bulk;
 	int			nestlevel = -1;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -548,20 +631,27 @@ redtrack_track_deletes(PG_FUNCTION_ARGS)
 	event = trigdata->tg_event;
 	rel = trigdata->tg_relation;
 
-	if (!(TRIGGER_FIRED_BY_TRUNCATE(event) ||
-		  (TRIGGER_FIRED_BY_DELETE(event) && TRIGGER_FIRED_FOR_STATEMENT(event)) ||
+	/* Before and after an UPDATE of a partitioned table. */
+	if (TRIGGER_FIRED_BY_UPDATE(event) && TRIGGER_FIRED_FOR_STATEMENT(event))
+	{
+		change_update_depth(TRIGGER_FIRED_BEFORE(event) ? 1 : -1);
+		return PointerGetDatum(NULL);
+	}
+
+	if (!TRIGGER_FIRED_AFTER(event) ||
+		!(TRIGGER_FIRED_BY_TRUNCATE(event) || TRIGGER_FIRED_BY_DELETE(event) ||
 		  (TRIGGER_FIRED_BY_UPDATE(event) && TRIGGER_FIRED_FOR_ROW(event))))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("redtrack.track_deletes() fired for an unexpected event")));
-	if (TRIGGER_FIRED_BY_DELETE(event) && trigdata->tg_oldtable == NULL)
+	bulk = TRIGGER_FIRED_BY_DELETE(event) && TRIGGER_FIRED_FOR_STATEMENT(event);
+	if (bulk && trigdata->tg_oldtable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("redtrack.track_deletes() needs REFERENCING OLD TABLE on DELETE")));
 
 	/* A DELETE that matched nothing records nothing. */
-	if (TRIGGER_FIRED_BY_DELETE(event) &&
-		tuplestore_tuple_count(trigdata->tg_oldtable) == 0)
+	if (bulk && tuplestore_tuple_count(trigdata->tg_oldtable) == 0)
 		return PointerGetDatum(NULL);
 
 	begin_owner_call(&call);
@@ -586,11 +676,21 @@ redtrack_track_deletes(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
+	/*
+	 * A row deleted one by one while an UPDATE runs: one the UPDATE moved to
+	 * another partition (or one a trigger of the UPDATE deleted, which the
+	 * statement-level trigger records too: deleting a key twice on Redshift
+	 * is harmless).
+	 */
+	if (TRIGGER_FIRED_BY_DELETE(event) && !bulk &&
+		!moves_change_key(rel, source, &keys))
+		return PointerGetDatum(NULL);
+
 	if (keys.needs_canonical_settings)
 		nestlevel = use_canonical_settings();
 	init_recorder(&rec, source, &keys);
 
-	if (TRIGGER_FIRED_BY_DELETE(event))
+	if (bulk)
 	{
 		Tuplestorestate *old = trigdata->tg_oldtable;
 		TupleTableSlot *slot;
@@ -620,7 +720,10 @@ redtrack_track_deletes(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		/* The WHEN clause let only rows whose key changed through. */
+		/*
+		 * One row: an UPDATE changed its key (the key-change trigger's WHEN
+		 * clause let only those through) or moved it to another partition.
+		 */
 		if (!add_row_keys(&rec, trigdata->tg_trigslot))
 			problem = psprintf("An updated row of \"%s\" had a NULL key",
 							   RelationGetRelationName(rel));
@@ -711,12 +814,39 @@ key_arguments(Oid source)
 	return args.len > 0 ? args.data : NULL;
 }
 
+/* Create one of redtrack's triggers on relid unless it has it already. */
+static void
+ensure_trigger(Oid relid, const char *name, const char *events,
+			   const char *options, const char *args)
+{
+	if (OidIsValid(get_trigger_oid(relid, name, true)))
+		return;
+	execute_ddl(psprintf("CREATE TRIGGER %s %s ON %s %s "
+						 "EXECUTE FUNCTION redtrack.track_deletes(%s)",
+						 name, events, qualified_name(relid), options, args));
+	CommandCounterIncrement();
+	redtrack_tie_trigger_to_extension(relid, name);
+}
+
+/*
+ * The statement-level triggers a partitioned table carries so that rows an
+ * UPDATE of it moves between partitions are seen (see the file header).
+ */
+static void
+ensure_update_counting(Oid relid, const char *args)
+{
+	ensure_trigger(relid, REDTRACK_TRIGGER_MOVES_BEGIN, "BEFORE UPDATE",
+				   "FOR EACH STATEMENT", args);
+	ensure_trigger(relid, REDTRACK_TRIGGER_MOVES_END, "AFTER UPDATE",
+				   "FOR EACH STATEMENT", args);
+}
+
 /*
  * Give top and every partition below it, at any depth, redtrack's
- * statement-level DELETE and TRUNCATE triggers where they are missing,
- * with the key arguments of the tracked table above.  (The key-change
- * trigger is a row trigger: PostgreSQL clones it to partitions itself.)
- * Foreign partitions are skipped: they cannot have transition tables.
+ * statement-level triggers where they are missing, with the key arguments
+ * of the tracked table above.  (Row triggers are cloned to partitions by
+ * PostgreSQL itself.)  Foreign partitions are skipped: they cannot have
+ * transition tables.
  */
 static void
 track_subtree(Oid top, Oid skip, const char *args)
@@ -732,33 +862,24 @@ track_subtree(Oid top, Oid skip, const char *args)
 	{
 		Oid			relid = lfirst_oid(lc);
 		char		relkind = get_rel_relkind(relid);
-		char	   *table;
 
 		if (relid == skip ||
 			(relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE))
 			continue;
-		table = qualified_name(relid);
-		if (!OidIsValid(get_trigger_oid(relid, REDTRACK_TRIGGER_DELETES, true)))
-		{
-			execute_ddl(psprintf("CREATE TRIGGER %s AFTER DELETE ON %s "
-								 "REFERENCING OLD TABLE AS redtrack_old "
-								 "FOR EACH STATEMENT EXECUTE FUNCTION redtrack.track_deletes(%s)",
-								 REDTRACK_TRIGGER_DELETES, table, args));
-			CommandCounterIncrement();
-			redtrack_tie_trigger_to_extension(relid, REDTRACK_TRIGGER_DELETES);
-		}
-		if (!OidIsValid(get_trigger_oid(relid, REDTRACK_TRIGGER_TRUNCATE, true)))
-		{
-			execute_ddl(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s "
-								 "FOR EACH STATEMENT EXECUTE FUNCTION redtrack.track_deletes(%s)",
-								 REDTRACK_TRIGGER_TRUNCATE, table, args));
-			CommandCounterIncrement();
-			redtrack_tie_trigger_to_extension(relid, REDTRACK_TRIGGER_TRUNCATE);
-		}
+		ensure_trigger(relid, REDTRACK_TRIGGER_DELETES, "AFTER DELETE",
+					   "REFERENCING OLD TABLE AS redtrack_old FOR EACH STATEMENT", args);
+		ensure_trigger(relid, REDTRACK_TRIGGER_TRUNCATE, "AFTER TRUNCATE",
+					   "FOR EACH STATEMENT", args);
+		if (relkind == RELKIND_PARTITIONED_TABLE)
+			ensure_update_counting(relid, args);
 	}
 }
 
-/* The statement-level triggers of every partition below a tracked table. */
+/*
+ * For a tracked partitioned table: the triggers that see rows moved
+ * between its partitions, and the statement-level triggers of every
+ * partition below it.
+ */
 void
 redtrack_track_partitions(Oid source)
 {
@@ -767,15 +888,20 @@ redtrack_track_partitions(Oid source)
 	if (get_rel_relkind(source) != RELKIND_PARTITIONED_TABLE)
 		return;
 	args = key_arguments(source);
-	if (args != NULL)
-		track_subtree(source, source, args);
+	if (args == NULL)
+		return;
+	ensure_update_counting(source, args);
+	ensure_trigger(source, REDTRACK_TRIGGER_MOVED_ROWS, "AFTER DELETE",
+				   "FOR EACH ROW WHEN (" MOVES_WHEN ")", args);
+	track_subtree(source, source, args);
 }
 
 /* Drop redtrack's statement-level triggers from one table, if it has them. */
 static void
 drop_statement_triggers(Oid relid)
 {
-	const char *names[] = {REDTRACK_TRIGGER_DELETES, REDTRACK_TRIGGER_TRUNCATE};
+	const char *names[] = {REDTRACK_TRIGGER_DELETES, REDTRACK_TRIGGER_TRUNCATE,
+	REDTRACK_TRIGGER_MOVES_BEGIN, REDTRACK_TRIGGER_MOVES_END};
 
 	for (int i = 0; i < lengthof(names); i++)
 	{

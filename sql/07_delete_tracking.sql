@@ -47,6 +47,38 @@ WHERE source = 'parts'::regclass ORDER BY record_id;
 SELECT count(*) AS records_of_partitions FROM redtrack.deleted_records
 WHERE source::oid <> 'parts'::regclass::oid;
 
+-- an UPDATE that moves a row to another partition changes its key: the
+-- old key is recorded (through the parent, through a sub-partitioned
+-- partition); an UPDATE that moves nothing, or fails, records nothing
+DELETE FROM redtrack.deleted_records;
+INSERT INTO parts VALUES (20, '2024-07-01', 'm'), (21, '2025-02-01', 'n'), (22, '2025-03-01', 'o');
+UPDATE parts SET at = '2026-07-01' WHERE id = 20;
+UPDATE parts_2025 SET at = at + 180 WHERE id = 21;
+UPDATE parts SET v = 'same partition' WHERE id = 22;
+BEGIN;
+SAVEPOINT s;
+UPDATE parts SET at = '2030-01-01' WHERE id = 22;
+ROLLBACK TO s;
+DELETE FROM parts WHERE id = 22;
+COMMIT;
+DELETE FROM parts WHERE id = 70;
+SELECT source, kind, key FROM redtrack.pending_deletes
+WHERE source = 'parts'::regclass ORDER BY record_id;
+SELECT tableoid::regclass, * FROM parts ORDER BY id;
+DELETE FROM redtrack.deleted_records;
+
+-- with key columns that leave out the partitioning column, a move keeps
+-- the key: nothing is recorded
+CREATE TABLE loose (id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE loose_1 PARTITION OF loose FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE loose_2 PARTITION OF loose FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+SELECT rrr_register('loose', 'full', key_columns => ARRAY['id']::name[], track_deletes => true);
+INSERT INTO loose VALUES (1, '2024-01-01');
+UPDATE loose SET at = '2025-01-01';
+DELETE FROM loose_2;
+SELECT source, kind, key FROM redtrack.pending_deletes WHERE source = 'loose'::regclass;
+DROP TABLE loose;
+
 -- TRUNCATE of a partition leaves a marker; of the parent, one marker
 TRUNCATE parts_2024;
 SELECT source, kind FROM redtrack.deleted_records WHERE kind = 'truncate';

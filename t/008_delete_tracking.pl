@@ -1,9 +1,10 @@
 # Delete tracking end to end, where it used to lose deletes or fail the
-# application: deletes, key changes and TRUNCATE applied to partitions
-# (present, created later, attached, sub-partitions); a renamed key
-# column; a dropped key column and a NULL key; a DELETE big enough to be
-# recorded in several bounded records.  Each case compares the warehouse
-# with the source row by row after replication.
+# application: deletes, key changes, rows moved between partitions and
+# TRUNCATE applied to partitions (present, created later, attached,
+# sub-partitions); a renamed key column; a dropped key column and a NULL
+# key; a DELETE big enough to be recorded in several bounded records.
+# Each case compares the warehouse with the source row by row after
+# replication.
 use strict;
 use warnings;
 
@@ -83,6 +84,10 @@ app_ok('UPDATE events SET id = id + 20000, updated_at = clock_timestamp() WHERE 
 	'key change through the parent');
 app_ok('UPDATE events_2026 SET id = id + 30000, updated_at = clock_timestamp() WHERE id % 10 = 3',
 	'key change on an attached partition');
+app_ok(q{UPDATE events SET at = at + 365, updated_at = clock_timestamp() WHERE id % 10 = 4 AND at < '2025-01-01'},
+	'rows moved to another partition through the parent');
+app_ok(q{UPDATE events_2025 SET at = at + 180, updated_at = clock_timestamp() WHERE id % 10 = 6 AND at < '2025-07-01'},
+	'rows moved between sub-partitions');
 is(sql("SELECT count(*) FROM redtrack.deleted_records WHERE source <> 'events'::regclass"), 0,
 	'partitioned: every record belongs to the registered table');
 like(replicate('events'), qr/^imported\|$/, 'partitioned: deletes replicated');
