@@ -15,7 +15,9 @@
 
 -- Partitions carry their own statement-level DELETE and TRUNCATE triggers
 -- (PostgreSQL fires a statement trigger only for the table a statement
--- names); this adds them to the partitions of a tracked table.
+-- names), and partitioned tables the triggers that record the old key of
+-- a row an UPDATE moves to another partition; this adds them to a tracked
+-- table and its partitions.
 CREATE FUNCTION redtrack.track_partitions(source regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'redtrack_track_partitions_sql'

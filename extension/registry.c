@@ -411,7 +411,10 @@ create_tracking_triggers(Relation rel, List *keys)
 
 	initStringInfo(&sql);
 
-	/* A bulk DELETE costs one insert: the keys come from a transition table. */
+	/*
+	 * A bulk DELETE costs an insert per few megabytes of keys: they come
+	 * from a transition table.
+	 */
 	appendStringInfo(&sql,
 					 "CREATE TRIGGER %s AFTER DELETE ON %s "
 					 "REFERENCING OLD TABLE AS redtrack_old "
@@ -445,7 +448,9 @@ create_tracking_triggers(Relation rel, List *keys)
 
 	/*
 	 * Statement-level triggers fire only for the table a statement names:
-	 * each partition gets its own (later ones from an event trigger).
+	 * each partition gets its own (later ones from an event trigger), and a
+	 * partitioned table those that see rows an UPDATE moves between
+	 * partitions.
 	 */
 	redtrack_track_partitions(relid);
 }
