@@ -66,6 +66,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "tcop/deparse_utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -958,64 +959,51 @@ redtrack_track_partitions_sql(PG_FUNCTION_ARGS)
  */
 
 /*
- * The partitions a command adds or detaches: CREATE TABLE ... PARTITION OF
- * adds the table it creates (found by pg_event_trigger_ddl_commands),
- * ALTER TABLE ... ATTACH PARTITION the table it names; DETACH PARTITION
- * detaches the table it names.  Any other command is ignored at the cost
- * of a look at its parse tree.
+ * Whether a command may add or detach partitions: CREATE TABLE ...
+ * PARTITION OF, ALTER TABLE ... ATTACH/DETACH PARTITION.  Any other
+ * command is ignored at the cost of a look at its parse tree.
  */
-static void
-command_partitions(Node *parsetree, bool *creates, List **attached, List **detached)
+static bool
+command_concerns_partitions(Node *parsetree)
 {
-	*creates = false;
-	*attached = NIL;
-	*detached = NIL;
-	if (parsetree == NULL)
-		return;
-	if (IsA(parsetree, CreateStmt))
-		*creates = ((CreateStmt *) parsetree)->partbound != NULL;
-	else if (IsA(parsetree, AlterTableStmt))
-	{
-		ListCell   *lc;
-
-		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
-		{
-			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-
-			if (cmd->subtype == AT_AttachPartition)
-				*attached = lappend(*attached, ((PartitionCmd *) cmd->def)->name);
-			else if (cmd->subtype == AT_DetachPartition ||
-					 cmd->subtype == AT_DetachPartitionFinalize)
-				*detached = lappend(*detached, ((PartitionCmd *) cmd->def)->name);
-		}
-	}
-}
-
-/* Tables named in a command, as the command resolved them. */
-static List *
-named_relids(List *rangevars)
-{
-	List	   *relids = NIL;
 	ListCell   *lc;
 
-	foreach(lc, rangevars)
+	if (parsetree == NULL)
+		return false;
+	if (IsA(parsetree, CreateStmt))
+		return ((CreateStmt *) parsetree)->partbound != NULL;
+	if (!IsA(parsetree, AlterTableStmt))
+		return false;
+	foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
 	{
-		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
-		if (OidIsValid(relid))
-			relids = lappend_oid(relids, relid);
+		if (cmd->subtype == AT_AttachPartition ||
+			cmd->subtype == AT_DetachPartition ||
+			cmd->subtype == AT_DetachPartitionFinalize)
+			return true;
 	}
-	return relids;
+	return false;
 }
 
-/* The tables a CREATE TABLE created.  Connected to SPI. */
-static List *
-created_relids(void)
+/*
+ * What the command did to partitions, from the commands PostgreSQL
+ * collected for event triggers (object ids are exact, where names in the
+ * parse tree would need the caller's search_path, which this function
+ * does not run with): the partitions CREATE TABLE created go to *created,
+ * the tables ALTER TABLE attached partitions to go to *attached_to (the
+ * partition itself is not reported), and *detaches says whether it
+ * detached any.  Connected to SPI.
+ */
+static void
+collected_partitions(List **created, List **attached_to, bool *detaches)
 {
-	List	   *relids = NIL;
 	int			rc;
 
-	rc = SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
+	*created = NIL;
+	*attached_to = NIL;
+	*detaches = false;
+	rc = SPI_execute("SELECT objid, command FROM pg_catalog.pg_event_trigger_ddl_commands() "
 					 "WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
 					 "AND objsubid OPERATOR(pg_catalog.=) 0",
 					 true, 0);
@@ -1023,23 +1011,84 @@ created_relids(void)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Oid			objid = DatumGetObjectId(SPI_getbinval(tuple, desc, 1, &isnull));
+		CollectedCommand *command;
+		ListCell   *lc;
 
-		if (!isnull)
-			relids = list_append_unique_oid(relids, DatumGetObjectId(d));
+		command = (CollectedCommand *) DatumGetPointer(SPI_getbinval(tuple, desc, 2, &isnull));
+		if (isnull || command == NULL)
+			continue;
+		if (command->type == SCT_Simple && command->parsetree != NULL &&
+			IsA(command->parsetree, CreateStmt) &&
+			((CreateStmt *) command->parsetree)->partbound != NULL)
+			*created = list_append_unique_oid(*created, objid);
+		if (command->type != SCT_AlterTable)
+			continue;
+		foreach(lc, command->d.alterTable.subcmds)
+		{
+			CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
+			AlterTableCmd *cmd = (AlterTableCmd *) sub->parsetree;
+
+			if (cmd == NULL || !IsA(cmd, AlterTableCmd))
+				continue;
+			if (cmd->subtype == AT_AttachPartition)
+				*attached_to = list_append_unique_oid(*attached_to,
+													  command->d.alterTable.objectId);
+			else if (cmd->subtype == AT_DetachPartition ||
+					 cmd->subtype == AT_DetachPartitionFinalize)
+				*detaches = true;
+		}
 	}
-	return relids;
+}
+
+/*
+ * Tables that carry redtrack's statement-level triggers but belong to no
+ * tracked table any more: partitions detached since.  (Their cloned row
+ * triggers went with the detach.)  Connected to SPI.
+ */
+static List *
+untracked_trigger_tables(void)
+{
+	List	   *relids = NIL;
+	List	   *result = NIL;
+	ListCell   *lc;
+	int			rc;
+
+	rc = SPI_execute("SELECT DISTINCT tgrelid FROM pg_catalog.pg_trigger "
+					 "WHERE tgfoid OPERATOR(pg_catalog.=) "
+					 "      'redtrack.track_deletes()'::pg_catalog.regprocedure "
+					 "AND tgname OPERATOR(pg_catalog.=) ANY ('{" REDTRACK_TRIGGER_DELETES ","
+					 REDTRACK_TRIGGER_TRUNCATE "," REDTRACK_TRIGGER_MOVES_BEGIN ","
+					 REDTRACK_TRIGGER_MOVES_END "}'::pg_catalog.name[])",
+					 true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids,
+							 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	foreach(lc, relids)
+	{
+		if (!OidIsValid(tracking_source(lfirst_oid(lc), InvalidOid)))
+			result = lappend_oid(result, lfirst_oid(lc));
+	}
+	return result;
 }
 
 Datum
 redtrack_on_ddl_command_end(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
-	bool		creates;
-	List	   *attached;
-	List	   *detached;
-	List	   *added;
+	List	   *created;
+	List	   *attached_to;
+	bool		detaches;
 	ListCell   *lc;
 	OwnerScope	call;
 
@@ -1048,31 +1097,23 @@ redtrack_on_ddl_command_end(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("redtrack.on_ddl_command_end() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
-	command_partitions(trigdata->parsetree, &creates, &attached, &detached);
-	if (!creates && attached == NIL && detached == NIL)
+	if (!command_concerns_partitions(trigdata->parsetree))
 		PG_RETURN_VOID();
 
-	/* Names resolve as the user wrote them, before search_path is pinned. */
-	added = named_relids(attached);
-	detached = named_relids(detached);
-
 	begin_owner_call(&call);
-	if (creates)
-		added = list_concat(added, created_relids());
+	collected_partitions(&created, &attached_to, &detaches);
 
 	/*
-	 * A new partition (with its own partitions, if attached with them) of a
-	 * tracked table gets the triggers, with the tracked table's keys.
+	 * A new partition of a tracked table gets the triggers, with the
+	 * tracked table's keys; after ATTACH PARTITION, every partition below
+	 * the table attached to (the one attached, with its own partitions).
 	 */
-	foreach(lc, added)
+	foreach(lc, list_concat(created, attached_to))
 	{
 		Oid			relid = lfirst_oid(lc);
-		Oid			source;
+		Oid			source = tracking_source(relid, InvalidOid);
 		char	   *args;
 
-		if (!get_rel_relispartition(relid))
-			continue;
-		source = tracking_source(relid, InvalidOid);
 		if (!OidIsValid(source) || (args = key_arguments(source)) == NULL)
 			continue;
 		track_subtree(relid, source, args);
@@ -1083,21 +1124,10 @@ redtrack_on_ddl_command_end(PG_FUNCTION_ARGS)
 	 * deletes are not the table's, so its triggers go (and with them the
 	 * cost of capturing its deleted rows).
 	 */
-	foreach(lc, detached)
+	if (detaches)
 	{
-		Oid			relid = lfirst_oid(lc);
-		List	   *tree;
-		ListCell   *lc2;
-
-		if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
-			tree = find_all_inheritors(relid, NoLock, NULL);
-		else
-			tree = list_make1_oid(relid);
-		foreach(lc2, tree)
-		{
-			if (!OidIsValid(tracking_source(lfirst_oid(lc2), InvalidOid)))
-				drop_statement_triggers(lfirst_oid(lc2));
-		}
+		foreach(lc, untracked_trigger_tables())
+			drop_statement_triggers(lfirst_oid(lc));
 	}
 	end_owner_call(&call);
 	PG_RETURN_VOID();
