@@ -88,7 +88,7 @@ PG_FUNCTION_INFO_V1(redtrack_on_ddl_command_end);
 /*
  * A deleted_records row holds the keys of up to this many bytes of key
  * text (or this many values): the trigger's memory stays near a few times
- * this, and the export reads one row at a time.  Rows of a statement are
+ * this, and the export detoasts one row at a time.  Rows of a statement are
  * never split between two records.
  */
 #define DELETE_CHUNK_BYTES		(4 * 1024 * 1024)
@@ -901,8 +901,10 @@ redtrack_track_partitions(Oid source)
 static void
 drop_statement_triggers(Oid relid)
 {
-	const char *names[] = {REDTRACK_TRIGGER_DELETES, REDTRACK_TRIGGER_TRUNCATE,
-	REDTRACK_TRIGGER_MOVES_BEGIN, REDTRACK_TRIGGER_MOVES_END};
+	const char *names[] = {
+		REDTRACK_TRIGGER_DELETES, REDTRACK_TRIGGER_TRUNCATE,
+		REDTRACK_TRIGGER_MOVES_BEGIN, REDTRACK_TRIGGER_MOVES_END
+	};
 
 	for (int i = 0; i < lengthof(names); i++)
 	{

@@ -458,9 +458,11 @@ create_tracking_triggers(Relation rel, List *keys)
 static void
 drop_tracking_triggers(Relation rel)
 {
-	const char *names[] = {TRIGGER_DELETES, TRIGGER_KEY_CHANGES, TRIGGER_TRUNCATE,
+	const char *names[] = {
+		TRIGGER_DELETES, TRIGGER_KEY_CHANGES, TRIGGER_TRUNCATE,
 		REDTRACK_TRIGGER_MOVES_BEGIN, REDTRACK_TRIGGER_MOVES_END,
-	REDTRACK_TRIGGER_MOVED_ROWS};
+		REDTRACK_TRIGGER_MOVED_ROWS
+	};
 	char	   *table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												   RelationGetRelationName(rel));
 
