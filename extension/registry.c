@@ -46,6 +46,7 @@
 #include "parser/scansup.h"
 #include "utils/timestamp.h"
 
+#include "delete_tracking.h"
 #include "ownership.h"
 #include "registry.h"
 
@@ -369,14 +370,7 @@ normalize_target_name(const char *raw)
 static void
 tie_trigger_to_extension(Oid relid, const char *trigger_name)
 {
-	ObjectAddress trigger;
-	ObjectAddress extension;
-
-	ObjectAddressSet(trigger, TriggerRelationId,
-					 get_trigger_oid(relid, trigger_name, false));
-	ObjectAddressSet(extension, ExtensionRelationId,
-					 get_extension_oid("redtrack", false));
-	recordDependencyOn(&trigger, &extension, DEPENDENCY_AUTO);
+	redtrack_tie_trigger_to_extension(relid, trigger_name);
 }
 
 static void
@@ -421,7 +415,10 @@ create_tracking_triggers(Relation rel, List *keys)
 
 	initStringInfo(&sql);
 
-	/* A bulk DELETE costs one insert: the keys come from a transition table. */
+	/*
+	 * A bulk DELETE costs an insert per few megabytes of keys: they come
+	 * from a transition table.
+	 */
 	appendStringInfo(&sql,
 					 "CREATE TRIGGER %s AFTER DELETE ON %s "
 					 "REFERENCING OLD TABLE AS redtrack_old "
@@ -452,15 +449,28 @@ create_tracking_triggers(Relation rel, List *keys)
 	tie_trigger_to_extension(relid, TRIGGER_DELETES);
 	tie_trigger_to_extension(relid, TRIGGER_KEY_CHANGES);
 	tie_trigger_to_extension(relid, TRIGGER_TRUNCATE);
+
+	/*
+	 * Statement-level triggers fire only for the table a statement names:
+	 * each partition gets its own (later ones from an event trigger), and a
+	 * partitioned table those that see rows an UPDATE moves between
+	 * partitions.
+	 */
+	redtrack_track_partitions(relid);
 }
 
 static void
 drop_tracking_triggers(Relation rel)
 {
-	const char *names[] = {TRIGGER_DELETES, TRIGGER_KEY_CHANGES, TRIGGER_TRUNCATE};
+	const char *names[] = {
+		TRIGGER_DELETES, TRIGGER_KEY_CHANGES, TRIGGER_TRUNCATE,
+		REDTRACK_TRIGGER_MOVES_BEGIN, REDTRACK_TRIGGER_MOVES_END,
+		REDTRACK_TRIGGER_MOVED_ROWS
+	};
 	char	   *table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												   RelationGetRelationName(rel));
 
+	redtrack_untrack_partitions(RelationGetRelid(rel));
 	for (int i = 0; i < lengthof(names); i++)
 	{
 		if (!OidIsValid(get_trigger_oid(RelationGetRelid(rel), names[i], true)))
