@@ -615,9 +615,13 @@ stream_deletes(ExportRun *run, ExportLayout *layout)
 	int64		count = 0;
 	ExportDest *dest = &run->deletes;
 	PipelineConfig config;
+	MemoryContext record_context;
+	MemoryContext old_context;
 
 	foreach(lc, layout->key_columns)
 		keys[k++] = lfirst(lc);
+	record_context = AllocSetContextCreate(CurrentMemoryContext, "redtrack delete record",
+										   ALLOCSET_DEFAULT_SIZES);
 
 	pipeline_config(run, "deletes", 1, &config);
 	init_dest(dest, layout->key_columns, run->postgres_dialect, &config);
@@ -637,8 +641,12 @@ stream_deletes(ExportRun *run, ExportLayout *layout)
 
 		if (isnull)
 			continue;
+		/* One record's keys at a time: a replication may carry millions. */
+		MemoryContextReset(record_context);
+		old_context = MemoryContextSwitchTo(record_context);
 		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
 						  &values, &nulls, &nvalues);
+		MemoryContextSwitchTo(old_context);
 		for (int row = 0; row + nkeys <= nvalues; row += nkeys)
 		{
 			ByteBuf    *buf = pipeline_buffer(dest->pipeline, 0);
@@ -660,6 +668,7 @@ stream_deletes(ExportRun *run, ExportLayout *layout)
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
+	MemoryContextDelete(record_context);
 	if (!pipeline_finish(dest->pipeline))
 		report_pipeline_failure(dest->pipeline);
 	return count;
