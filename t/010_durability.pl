@@ -183,12 +183,6 @@ sub stop_writer
 	$writer = undef;
 }
 
-sub markers
-{
-	my ($n) = warehouse_sql("SELECT count(*) FROM $loads", allow_error => 1);
-	return $n // 0;
-}
-
 sub fingerprint
 {
 	my ($side, $table) = @_;
@@ -264,20 +258,39 @@ sub crash_round
 	sleep 2;
 
 	# Right after the warehouse committed a load, before the source
-	# recorded it: a lock on redtrack.replications holds the record back.
-	slow_loads();
-	wait_for_a_load("$what, second restart");
-	my $n = markers();
-	my ($out, $err) = ('', '');
-	my $holder = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'app',
-			'-c', 'LOCK TABLE redtrack.replications IN SHARE MODE; SELECT pg_sleep(600)' ],
-		'>', \$out, '2>', \$err);
-	wait_until(sub { sql('app', q{SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted
-		AND mode = 'ShareLock' AND relation = 'redtrack.replications'::regclass}) > 0 }, 30, 'the lock');
+	# recorded it: a lock on redtrack.replications, taken while the load
+	# runs, holds the record back.
+	my $identity = sql('app', 'SELECT id FROM redtrack.installation');
+	my $holder;
+	my $held = 0;
+	for my $attempt (1 .. 5)
+	{
+		slow_loads();
+		wait_for_a_load("$what, second restart") if $attempt == 1;
+		wait_until(sub { sql('app', q{SELECT count(*) FROM redtrack.progress WHERE phase = 'importing'}) > 0 }, 60,
+			'a load') if $attempt > 1;
+		my ($out, $err) = ('', '');
+		$holder = IPC::Run::start(
+			[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'app',
+				'-c', 'LOCK TABLE redtrack.replications IN SHARE MODE; SELECT pg_sleep(600)' ],
+			'>', \$out, '2>', \$err);
+		wait_until(sub { sql('app', q{SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted
+			AND mode = 'ShareLock' AND relation = 'redtrack.replications'::regclass}) > 0 }, 30, 'the lock');
+		# The load may have ended before the lock was granted: try again.
+		if (sql('app', q{SELECT count(*) FROM redtrack.replications WHERE state = 'importing'}) > 0)
+		{
+			$held = 1;
+			last;
+		}
+		$node->psql('app', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE query LIKE 'LOCK TABLE redtrack.replications%'});
+		eval { $holder->finish; };
+	}
 	clear_faults();
-	ok(wait_until(sub { markers() > $n }, 60, 'a committed load'),
-		"$what: a load committed on the warehouse, not yet recorded on the source");
+	ok($held && wait_until(sub {
+		my %marked = map { $_ => 1 } @{ warehouse_rows("SELECT replication_id FROM $loads WHERE source LIKE '$identity:%'") };
+		return grep { $marked{$_} } split /\n/, sql('app', q{SELECT id FROM redtrack.replications WHERE state = 'importing'});
+	}, 60, 'a committed load'), "$what: a load committed on the warehouse, not yet recorded on the source");
 	restart_immediately();
 	eval { $holder->finish; };
 	eval { $writer->finish; };
@@ -316,6 +329,11 @@ sql('postgres', q{ALTER SYSTEM RESET synchronous_commit; SELECT pg_reload_conf()
 # ---------------------------------------------------------------------------
 # 3. The extension dropped and created again
 # ---------------------------------------------------------------------------
+# The worker is stopped first (the postmaster starts it again 10 s later):
+# its run would take locks the DROP also needs.
+sql('app', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'redtrack replicator'});
+wait_until(sub { sql('app', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'redtrack replicator'}) eq '0' },
+	30, 'the worker to stop');
 sql('app', qq{DROP EXTENSION redtrack CASCADE; DROP SCHEMA IF EXISTS redtrack_streams CASCADE;
 	TRUNCATE d_log; CREATE EXTENSION redtrack;});
 drop_warehouse_targets();
