@@ -1214,12 +1214,12 @@ check_event_size(StreamEntry *s, Datum *values, char *nulls)
 				 errmsg("out of memory"),
 				 errdetail("Could not measure an event of stream \"%s\".", s->name)));
 	/* The drain would cut a longer row to fit: refuse it here instead. */
-	if (size > REDSHIFT_MAX_RECORD)
+	if (size > redtrack_record_limit(s->nfields))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("event of stream \"%s\" is too large for Redshift", s->name),
-				 errdetail("Its row in the load file would be %zu bytes; Redshift loads at most 4 MB in a row, and redtrack keeps rows under %d bytes.",
-						   size, REDSHIFT_MAX_RECORD),
+				 errdetail("Its row in the load file would be %zu bytes; Redshift loads at most 4 MB in a row, and redtrack keeps the rows of this stream under %zu bytes.",
+						   size, redtrack_record_limit(s->nfields)),
 				 errhint("Keep large values out of events, or split them.")));
 }
 

@@ -179,9 +179,10 @@ END
 $$;
 SELECT rrr_write_batch('big', ARRAY[jsonb_build_object('n', 1), jsonb_build_object('n', 2, 'a', repeat('"', 1400000))]);
 -- the row: "1", the jsonb string quoted (6 bytes more), the NULL marker,
--- two commas; one byte more than the 4,000,000 redtrack keeps rows under is refused
-SELECT rrr_write('big', jsonb_build_object('n', 1, 'a', to_jsonb(repeat('y', 4000000 - 10 + 1))));
-SELECT rrr_write('big', jsonb_build_object('n', 1, 'a', to_jsonb(repeat('y', 4000000 - 10)))) > 0 AS written;
+-- two commas; one byte more than the 4,000,000 - 48 * (3 + 1) bytes redtrack keeps
+-- rows of a three-field stream under is refused
+SELECT rrr_write('big', jsonb_build_object('n', 1, 'a', to_jsonb(repeat('y', 3999808 - 10 + 1))));
+SELECT rrr_write('big', jsonb_build_object('n', 1, 'a', to_jsonb(repeat('y', 3999808 - 10)))) > 0 AS written;
 -- 5 MB of jsonb cut to the declared 16 bytes is a small row
 SELECT rrr_write('big', jsonb_build_object('n', 3, 'v', repeat('z', 5000000))) > 0 AS written;
 -- lenient streams ignore what they do not know, however large

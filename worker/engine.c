@@ -310,6 +310,8 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 		redtrack_progress_phase("importing");
 		pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: importing %s", r->source_name));
 
+		/* Nothing goes to the warehouse that a crash here could take back. */
+		state_flush_wal();
 		rows_loaded = load_replication(r, rep, s3, &conn, create_ddl, marker_source,
 									   target_must_exist, &target_missing);
 		rep->import_seconds = (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC;

@@ -204,10 +204,17 @@ ensure_loads_table(Load *load)
 }
 
 /*
- * The load marker names the source table together with its database and
- * cluster (system identifier): replication ids start at 1 in every source
- * database, and several may load the same warehouse.  Reads the catalog:
- * call it in a transaction.
+ * The load marker names the source table together with the installation
+ * of the extension that created the replication (a random identity, see
+ * redtrack.installation), so that a marker identifies one replication of
+ * one incarnation for good: replication ids start again at 1 in a
+ * re-created database or extension, or after a restore into the same
+ * cluster, and several sources may load the same warehouse.
+ *
+ * Replications created by redtrack 0.4 carry no identity: their markers
+ * named the cluster (system identifier) and the database, which is what
+ * this function returns; so an upgraded installation still finds what 0.4
+ * loaded.  Reads the catalog: call it in a transaction.
  */
 char *
 load_marker_identity(Replicable *r)
@@ -216,24 +223,83 @@ load_marker_identity(Replicable *r)
 					get_database_name(MyDatabaseId), r->source_name);
 }
 
-/* The rows an earlier committed attempt loaded, or -1 if none did. */
+/* The name of this replication's source in its load marker. */
+static const char *
+marker_source(Load *load)
+{
+	if (load->rep->installation)
+		return psprintf("%s:%s", load->rep->installation, load->r->source_name);
+	return load->marker_source;
+}
+
+static bool
+same_text(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * The rows an earlier committed attempt loaded, or -1 if none did.  The
+ * marker must describe this very replication: the window, rows and deletes
+ * it exported.  One that does not was written by another load under the
+ * same identity and id; taking it for this one would skip this load
+ * silently, so it is an error.
+ */
 static int64
 marker_rows(Load *load)
 {
 	const char *params[2];
 	RedshiftResult *res;
-	const char *rows;
+	Replication *rep = load->rep;
+	const char *marked_first;
+	const char *marked_last;
+	int64		marked_rows;
+	int64		marked_deletes;
+	bool		rows_match;
 
-	params[0] = psprintf(INT64_FORMAT, load->rep->id);
-	params[1] = load->marker_source;
+	params[0] = psprintf(INT64_FORMAT, rep->id);
+	params[1] = marker_source(load);
 	res = redshift_exec(load->conn,
-						psprintf("SELECT rows_loaded FROM %s WHERE replication_id = $1 AND source = $2",
+						psprintf("SELECT rows_loaded, deletes_loaded, window_first, window_last "
+								 "FROM %s WHERE replication_id = $1 AND source = $2",
 								 loads_table()),
 						2, params, NULL);
 	if (res->nrows == 0)
 		return -1;
-	rows = redshift_value(res, 0, 0);
-	return rows ? pg_strtoint64(rows) : 0;
+	marked_rows = redshift_value(res, 0, 0) ? pg_strtoint64(redshift_value(res, 0, 0)) : 0;
+	marked_deletes = redshift_value(res, 0, 1) ? pg_strtoint64(redshift_value(res, 0, 1)) : 0;
+	marked_first = redshift_value(res, 0, 2);
+	marked_last = redshift_value(res, 0, 3);
+
+	/* COPY may have skipped up to redtrack.max_copy_errors bad rows. */
+	rows_match = marked_rows == rep->rows ||
+		(marked_rows < rep->rows && rep->rows - marked_rows <= redtrack_max_copy_errors);
+	if (res->nrows > 1 || !rows_match || marked_deletes != rep->deletes ||
+		!same_text(marked_first, rep->window_first) || !same_text(marked_last, rep->window_last))
+	{
+		exec(load, "ROLLBACK");
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("the warehouse holds a load marker for replication " INT64_FORMAT " of %s that does not describe it",
+						rep->id, load->r->source_name),
+				 errdetail("The marker (%s in %s) records the window %s to %s, " INT64_FORMAT " rows and "
+						   INT64_FORMAT " deletes%s; the replication exported the window %s to %s, "
+						   INT64_FORMAT " rows and " INT64_FORMAT " deletes.",
+						   params[1], loads_table(),
+						   marked_first ? marked_first : "(unbounded)",
+						   marked_last ? marked_last : "(unbounded)",
+						   marked_rows, marked_deletes,
+						   res->nrows > 1 ? psprintf(" (and %d markers more)", res->nrows - 1) : "",
+						   rep->window_first ? rep->window_first : "(unbounded)",
+						   rep->window_last ? rep->window_last : "(unbounded)",
+						   rep->rows, rep->deletes),
+				 errhint("Another load used this replication's identity and id, and this load was not made. "
+						 "After redtrack.max_retries the replication is canceled and a new one, with a new id, "
+						 "sends its rows.")));
+	}
+	return marked_rows;
 }
 
 static void
@@ -244,7 +310,7 @@ insert_marker(Load *load, int64 rows_loaded)
 														  TimestampTzGetDatum(GetCurrentTimestamp())));
 
 	params[0] = psprintf(INT64_FORMAT, load->rep->id);
-	params[1] = load->marker_source;
+	params[1] = marker_source(load);
 	params[2] = load->r->target_table;
 	params[3] = redtrack_strategy_name(load->r->strategy);
 	params[4] = load->rep->window_first;

@@ -7,12 +7,14 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -28,7 +30,8 @@
 	"extract(epoch FROM export_duration)::float8, extract(epoch FROM upload_duration)::float8, " \
 	"extract(epoch FROM import_duration)::float8, " \
 	"pg_catalog.array_to_json(target_columns)::text, " \
-	"pg_catalog.array_to_json(target_keys)::text, target_order, queue_ids::text"
+	"pg_catalog.array_to_json(target_keys)::text, target_order, queue_ids::text, " \
+	"installation::text"
 
 static const char *const phases[] = {
 	"exporting", "exported", "uploading", "uploaded", "importing", "imported", NULL
@@ -62,6 +65,39 @@ bool
 replication_needs_export(Replication *rep)
 {
 	return phase_rank(replication_phase(rep)) < phase_rank("uploaded");
+}
+
+/*
+ * Make everything written to the WAL so far durable.  Called before a
+ * load, after the replication's 'importing' state committed: every commit
+ * the export's snapshot saw precedes the export's own commit, and so does
+ * the replication's row and the WAL record of the sequence value that
+ * gave it its id.  With synchronous_commit = off all of them may still be
+ * in WAL buffers, and a crash would take them back while the load and its
+ * marker stay on the warehouse: rows the source no longer has, and an id
+ * handed out again whose next load would be taken for done.  One flush
+ * per load covers all of it.  Needs no transaction.
+ */
+void
+state_flush_wal(void)
+{
+	XLogFlush(GetXLogInsertRecPtr());
+}
+
+/*
+ * Commit the current transaction synchronously, whatever the server's
+ * synchronous_commit says: for the outcomes a run reports (imported,
+ * failed, canceled), so that what rrr_replicate returned and NOTIFY said
+ * survives a crash.  (A lost 'imported' would not load twice, the marker
+ * sees to that, but the next run would resume the finished replication
+ * instead of sending the changes made since.)  SET LOCAL: only this
+ * transaction; its commit reads the setting before it is undone.
+ */
+static void
+commit_synchronously(void)
+{
+	(void) set_config_option("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /* A JSON array of strings (array_to_json of text[]) as a List. */
@@ -136,6 +172,7 @@ replication_from_row(MemoryContext cxt, uint64 row)
 	rep->target_keys = text_array_to_list(cxt, spi_get_text(cxt, row, 27));
 	rep->target_order = spi_get_text(cxt, row, 28);
 	rep->queue_ids = spi_get_text(cxt, row, 29);
+	rep->installation = spi_get_text(cxt, row, 30);
 	return rep;
 }
 
@@ -204,6 +241,12 @@ state_watermark(Replicable *r)
 	return watermark;
 }
 
+/*
+ * A new replication, under this installation's identity (see
+ * redtrack.installation): its id and identity name its load marker on the
+ * warehouse for good.  The id is made durable before its load, by
+ * state_flush_wal.
+ */
 Replication *
 state_create(Replicable *r, const char *window_first)
 {
@@ -216,8 +259,16 @@ state_create(Replicable *r, const char *window_first)
 	spi_arg_text(&args, redtrack_strategy_name(r->strategy));
 	spi_arg_text(&args, window_first);
 	SPI_connect();
-	spi_run("INSERT INTO redtrack.replications (source, target, strategy, state, window_first) "
-			"VALUES ($1::pg_catalog.regclass, $2, $3, 'exporting', $4) "
+	if (spi_run("SELECT 1 FROM redtrack.installation", NULL, true) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("redtrack.installation does not hold exactly one row"),
+				 errdetail("Every replication carries this installation's identity into its load marker."),
+				 errhint("Update the extension (ALTER EXTENSION redtrack UPDATE), or re-create it.")));
+	spi_run("INSERT INTO redtrack.replications (source, target, strategy, state, window_first, "
+			"installation) "
+			"VALUES ($1::pg_catalog.regclass, $2, $3, 'exporting', $4, "
+			"(SELECT id FROM redtrack.installation)) "
 			"RETURNING " REPLICATION_COLUMNS, &args, false);
 	rep = replication_from_row(caller, 0);
 	SPI_finish();
@@ -323,6 +374,7 @@ state_record_failure(int64 id, const char *phase, const char *error)
 {
 	SpiArgs		args = {0};
 
+	commit_synchronously();
 	spi_arg_int8(&args, id);
 	spi_arg_text(&args, phase);
 	spi_arg_text(&args, error);
@@ -340,6 +392,7 @@ state_cancel(Replication *rep, const char *reason)
 	SpiArgs		args = {0};
 
 	rep->state = "canceled";
+	commit_synchronously();
 	spi_arg_int8(&args, rep->id);
 	spi_arg_text(&args, reason);
 	SPI_connect();
@@ -357,6 +410,7 @@ state_mark_imported(Replication *rep, Replicable *r, int64 rows_loaded)
 	SpiArgs		args = {0};
 
 	rep->state = "imported";
+	commit_synchronously();
 	spi_arg_int8(&args, rep->id);
 	spi_arg_float8(&args, rep->import_seconds);
 	SPI_connect();

@@ -9,6 +9,9 @@
  *
  * Every function here runs in the caller's transaction, with SPI, as the
  * extension owner; the engine decides where transactions begin and end.
+ * state_flush_wal makes all of it durable before a load: the warehouse
+ * must never hold a load that the source's state could lose in a crash.
+ * The outcomes (imported, failed, canceled) commit synchronously.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +49,8 @@ typedef struct Replication
 	List	   *target_keys;	/* key columns, target's names */
 	char	   *target_order;	/* replication field on the target, or NULL */
 	char	   *queue_ids;		/* queue strategy: the event ids sent (int8multirange) */
+	char	   *installation;	/* identity of the installation that created it
+								 * (uuid text); NULL: created by redtrack 0.4 */
 	int			retries;
 	char	   *error;
 	double		export_seconds;
@@ -76,6 +81,13 @@ extern void state_record_upload(Replication *rep);
 extern void state_record_failure(int64 id, const char *phase, const char *error);
 extern void state_cancel(Replication *rep, const char *reason);
 extern void state_mark_imported(Replication *rep, Replicable *r, int64 rows_loaded);
+
+/*
+ * Flush the WAL written so far (outside a transaction too): before a load,
+ * so that neither what the export saw nor the replication's row and id can
+ * be lost by a crash of the source, whatever synchronous_commit says.
+ */
+extern void state_flush_wal(void);
 
 /* Keep at most cap finished replications of a table, and the watermark. */
 extern void state_cap_history(Oid relid, int cap);

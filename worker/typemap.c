@@ -557,6 +557,18 @@ append_timestamp(ByteBuf *out, Timestamp ts)
 }
 
 /*
+ * The most bytes a record of ncolumns fields may take before the encoder
+ * starts cutting its values: the record limit less the small fields'
+ * reserve (the same arithmetic as record_room's).
+ */
+size_t
+redtrack_record_limit(int ncolumns)
+{
+	return REDSHIFT_MAX_RECORD - Min((size_t) RECORD_FIELD_RESERVE * (ncolumns + 1),
+									 REDSHIFT_MAX_RECORD / 2);
+}
+
+/*
  * How many bytes the current record may still take for this field, on
  * Redshift; SIZE_MAX where records have no limit (a PostgreSQL warehouse).
  */

@@ -81,6 +81,9 @@ typedef struct EncodeCounters
  */
 #define REDSHIFT_MAX_RECORD 4000000
 
+/* The bytes a record of ncolumns fields may take before values are cut. */
+extern size_t redtrack_record_limit(int ncolumns);
+
 /* A target column as the warehouse describes it. */
 typedef struct TargetColumn
 {
