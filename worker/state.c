@@ -81,7 +81,13 @@ replication_needs_export(Replication *rep)
 void
 state_flush_wal(void)
 {
-	XLogFlush(GetXLogInsertRecPtr());
+	/*
+	 * The end of the last record inserted, not the insert position: at a
+	 * page boundary that points past the next page's header, where nothing
+	 * is written yet, and XLogFlush would fail ("xlog flush request ... is
+	 * not satisfied").
+	 */
+	XLogFlush(GetXLogInsertEndRecPtr());
 }
 
 /*
