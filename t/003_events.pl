@@ -149,7 +149,7 @@ kill 'KILL', $engine_pid;
 	eval { $runner->quit };
 }
 # The postmaster reinitializes after the crash; wait for it to accept again.
-ok(wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'recovery'), 'the server recovered from the crash');
+ok(wait_until(sub { server_accepts($node) }, 60, 'recovery'), 'the server recovered from the crash');
 is(sql("SELECT count(*) FROM $queue WHERE writer = 20"), 300, 'the events are still in the queue after the crash');
 like(drain(), qr/^imported\|300$/, 'the next run finds the load marker');
 is(sql("SELECT count(*) FROM $queue"), 0, 'and deletes the events it had loaded');

@@ -167,7 +167,7 @@ for my $phase ('exporting', 'uploading', 'importing')
 	kill 'KILL', $pid;
 	$figures{kills}++;
 	clear_faults();
-	ok(wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'recovery'), "recovered after kill -9 while $phase");
+	ok(wait_until(sub { server_accepts($node) }, 60, 'recovery'), "recovered after kill -9 while $phase");
 	wait_sync('orders', "after kill -9 while $phase", 120);
 }
 is(scalar @{ s3_admin('GET', 'uploads')->{uploads} }, 0, 'no orphaned multipart upload after the crashes');

@@ -147,7 +147,7 @@ sub replicate_until_done
 		{
 			$figures{retried_runs}++;
 			clear_faults() if $attempt > 3;
-			wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'the server');
+			wait_until(sub { server_accepts($node) }, 60, 'the server');
 			next;
 		}
 		return 1;
@@ -195,7 +195,7 @@ for my $round (1 .. $rounds)
 				eval { $open->quit } if $open;    # the crash ended every session
 			}
 			undef $open;
-			wait_until(sub { $node->psql('postgres', 'SELECT 1') == 0 }, 60, 'recovery');
+			wait_until(sub { server_accepts($node) }, 60, 'recovery');
 		}
 	}
 	elsif ($fault < 0.15)

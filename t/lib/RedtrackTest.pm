@@ -24,7 +24,7 @@ use Time::HiRes qw(time usleep);
 our @EXPORT = qw(
   stack new_source warehouse_sql warehouse_rows s3_admin redshift_admin
   aws_cli s3_keys compare_tables wait_until clear_faults gunzip_csv parse_csv
-  target_schema reliability_report
+  target_schema reliability_report server_accepts
 );
 
 my %env = (
@@ -267,6 +267,17 @@ sub compare_tables
 		last if ++$shown >= 5;
 	}
 	return undef;
+}
+
+# Whether the server accepts a query now.  psql may exit (the server is
+# still in recovery) before it reads the query from its stdin: that broken
+# pipe means "not yet", not a failure of the test.
+sub server_accepts
+{
+	my ($node) = @_;
+	local $SIG{PIPE} = 'IGNORE';
+	my $rc = eval { $node->psql('postgres', 'SELECT 1') };
+	return defined $rc && $rc == 0;
 }
 
 sub wait_until
