@@ -184,13 +184,13 @@ varchar_keys(TargetTable *target, List *keys)
 static char *
 loads_table(void)
 {
-	return psprintf("%s.redtrack_loads", quote_identifier(redtrack_loads_schema));
+	return psprintf("%s.redtrack_loads", rs_quote_identifier(redtrack_loads_schema));
 }
 
 static void
 ensure_loads_table(Load *load)
 {
-	exec(load, psprintf("CREATE SCHEMA IF NOT EXISTS %s", quote_identifier(redtrack_loads_schema)));
+	exec(load, psprintf("CREATE SCHEMA IF NOT EXISTS %s", rs_quote_identifier(redtrack_loads_schema)));
 	exec(load, psprintf("CREATE TABLE IF NOT EXISTS %s ("
 						"replication_id BIGINT NOT NULL, "
 						"source VARCHAR(1024) NOT NULL, "
