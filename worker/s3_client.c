@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "s3_client.h"
+#include "s3_xml.h"
 #include "sigv4.h"
 
 #define USER_AGENT "redtrack/0.4"
@@ -125,96 +126,6 @@ set_error(S3Error *err, int status, const char *code, const char *message)
 	err->http_status = status;
 	snprintf(err->code, sizeof(err->code), "%s", code ? code : "");
 	snprintf(err->message, sizeof(err->message), "%s", message ? message : "");
-}
-
-/* Decode the XML entities S3 uses, in place. */
-static void
-xml_unescape(char *s)
-{
-	static const struct
-	{
-		const char *entity;
-		char		c;
-	}			entities[] = {
-		{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}
-	};
-	char	   *in = s,
-			   *out = s;
-
-	while (*in)
-	{
-		bool		matched = false;
-
-		if (*in == '&')
-		{
-			for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++)
-			{
-				size_t		n = strlen(entities[i].entity);
-
-				if (strncmp(in, entities[i].entity, n) == 0)
-				{
-					*out++ = entities[i].c;
-					in += n;
-					matched = true;
-					break;
-				}
-			}
-			if (!matched && in[1] == '#')
-			{
-				char	   *end;
-				long		cp = (in[2] == 'x') ? strtol(in + 3, &end, 16) : strtol(in + 2, &end, 10);
-
-				if (*end == ';' && cp > 0 && cp < 0x80)
-				{
-					*out++ = (char) cp;
-					in = end + 1;
-					matched = true;
-				}
-			}
-		}
-		if (!matched)
-			*out++ = *in++;
-	}
-	*out = '\0';
-}
-
-/*
- * Find the next <tag>text</tag> at or after *cursor; copy the unescaped
- * text (malloc'd) and move the cursor past it.  NULL when there is none.
- */
-static char *
-xml_next(const char **cursor, const char *tag)
-{
-	char		open[80],
-				close[80];
-	const char *start,
-			   *end;
-	char	   *text;
-
-	if (*cursor == NULL)
-		return NULL;
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	start = strstr(*cursor, open);
-	if (start == NULL)
-		return NULL;
-	start += strlen(open);
-	end = strstr(start, close);
-	if (end == NULL)
-		return NULL;
-	text = strndup(start, end - start);
-	if (text)
-		xml_unescape(text);
-	*cursor = end + strlen(close);
-	return text;
-}
-
-static char *
-xml_first(const char *doc, const char *tag)
-{
-	const char *cursor = doc;
-
-	return xml_next(&cursor, tag);
 }
 
 static void
@@ -698,8 +609,8 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 
 		if (doc && strstr(doc, "<Error>") != NULL)
 		{
-			char	   *code = xml_first(doc, "Code");
-			char	   *message = xml_first(doc, "Message");
+			char	   *code = s3_xml_first(doc, "Code");
+			char	   *message = s3_xml_first(doc, "Message");
 
 			set_error(err, (int) req->status, code, message);
 			result = (code && (strcmp(code, "InternalError") == 0 ||
@@ -713,8 +624,8 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 	}
 	else
 	{
-		char	   *code = req->error_body.data ? xml_first(req->error_body.data, "Code") : NULL;
-		char	   *message = req->error_body.data ? xml_first(req->error_body.data, "Message") : NULL;
+		char	   *code = req->error_body.data ? s3_xml_first(req->error_body.data, "Code") : NULL;
+		char	   *message = req->error_body.data ? s3_xml_first(req->error_body.data, "Message") : NULL;
 
 		if (code == NULL && req->status == 404)
 			code = strdup("NoSuchKey");
@@ -793,6 +704,8 @@ static void
 global_init(void)
 {
 	global_init_ok = (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+	/* libxml2's global state, before any upload thread parses a response */
+	s3_xml_init();
 }
 
 bool
@@ -938,9 +851,9 @@ s3_delete_objects(S3Client *client, char **keys, int nkeys, S3Error *err)
 		req.body = body.data;
 		req.body_len = body.len;
 		ok = perform(client, &req, err);
-		if (ok && response.data && (failed_key = xml_first(response.data, "Key")) != NULL)
+		if (ok && response.data && (failed_key = s3_xml_first(response.data, "Key")) != NULL)
 		{
-			char	   *code = xml_first(response.data, "Code");
+			char	   *code = s3_xml_first(response.data, "Code");
 
 			set_error(err, 200, code ? code : "DeleteFailed", failed_key);
 			free(code);
@@ -969,8 +882,8 @@ s3_list_objects(S3Client *client, const char *prefix, S3ObjectList *out, S3Error
 		int			n = 0;
 		char	   *query;
 		Request		req = {.method = "GET", .key = NULL, .response = &response};
-		const char *cursor;
-		char	   *contents;
+		S3Xml	   *xml;
+		const void *contents = NULL;
 		char	   *truncated;
 		bool		more;
 
@@ -989,11 +902,11 @@ s3_list_objects(S3Client *client, const char *prefix, S3ObjectList *out, S3Error
 		}
 		free(query);
 
-		cursor = response.data;
-		while ((contents = xml_next(&cursor, "Contents")) != NULL)
+		xml = s3_xml_parse(response.data, response.len);
+		while (s3_xml_next_item(xml, "Contents", &contents))
 		{
-			char	   *key = xml_first(contents, "Key");
-			char	   *size = xml_first(contents, "Size");
+			char	   *key = s3_xml_item_text(contents, "Key");
+			char	   *size = s3_xml_item_text(contents, "Size");
 
 			if (out->count == out->cap)
 			{
@@ -1004,13 +917,13 @@ s3_list_objects(S3Client *client, const char *prefix, S3ObjectList *out, S3Error
 			out->items[out->count].size = size ? strtoll(size, NULL, 10) : 0;
 			out->count++;
 			free(size);
-			free(contents);
 		}
-		truncated = response.data ? xml_first(response.data, "IsTruncated") : NULL;
+		truncated = s3_xml_text(xml, "IsTruncated");
 		more = truncated && strcmp(truncated, "true") == 0;
 		free(truncated);
 		free(token);
-		token = more ? xml_first(response.data, "NextContinuationToken") : NULL;
+		token = more ? s3_xml_text(xml, "NextContinuationToken") : NULL;
+		s3_xml_free(xml);
 		buffer_free(&response);
 		if (!more || token == NULL)
 			break;
@@ -1033,7 +946,7 @@ s3_multipart_create(S3Client *client, const char *key, const char *content_type,
 	*upload_id = NULL;
 	if (ok)
 	{
-		*upload_id = response.data ? xml_first(response.data, "UploadId") : NULL;
+		*upload_id = response.data ? s3_xml_first(response.data, "UploadId") : NULL;
 		if (*upload_id == NULL)
 		{
 			set_error(err, 200, "MalformedResponse", "no UploadId in CreateMultipartUpload response");
@@ -1140,8 +1053,8 @@ s3_list_multipart_uploads(S3Client *client, const char *prefix, S3UploadList *ou
 		int			n = 0;
 		char	   *query;
 		Request		req = {.method = "GET", .key = NULL, .response = &response};
-		const char *cursor;
-		char	   *upload;
+		S3Xml	   *xml;
+		const void *upload = NULL;
 		char	   *truncated;
 		bool		more;
 
@@ -1163,26 +1076,26 @@ s3_list_multipart_uploads(S3Client *client, const char *prefix, S3UploadList *ou
 		}
 		free(query);
 
-		cursor = response.data;
-		while ((upload = xml_next(&cursor, "Upload")) != NULL)
+		xml = s3_xml_parse(response.data, response.len);
+		while (s3_xml_next_item(xml, "Upload", &upload))
 		{
 			if (out->count == out->cap)
 			{
 				out->cap = out->cap ? out->cap * 2 : 16;
 				out->items = realloc(out->items, out->cap * sizeof(S3Upload));
 			}
-			out->items[out->count].key = xml_first(upload, "Key");
-			out->items[out->count].upload_id = xml_first(upload, "UploadId");
+			out->items[out->count].key = s3_xml_item_text(upload, "Key");
+			out->items[out->count].upload_id = s3_xml_item_text(upload, "UploadId");
 			out->count++;
-			free(upload);
 		}
-		truncated = response.data ? xml_first(response.data, "IsTruncated") : NULL;
+		truncated = s3_xml_text(xml, "IsTruncated");
 		more = truncated && strcmp(truncated, "true") == 0;
 		free(truncated);
 		free(key_marker);
 		free(id_marker);
-		key_marker = more ? xml_first(response.data, "NextKeyMarker") : NULL;
-		id_marker = more ? xml_first(response.data, "NextUploadIdMarker") : NULL;
+		key_marker = more ? s3_xml_text(xml, "NextKeyMarker") : NULL;
+		id_marker = more ? s3_xml_text(xml, "NextUploadIdMarker") : NULL;
+		s3_xml_free(xml);
 		buffer_free(&response);
 		if (!more || key_marker == NULL)
 			break;
