@@ -131,6 +131,12 @@ for case in "${CASES[@]}"; do
 		deb $MIRROR $SUITE main
 		deb $MIRROR $SUITE-updates main
 	EOF
+	# Certificate authorities added on this machine (a TLS-intercepting proxy's,
+	# say) are needed in the chroot too, for npm; Debian's own come with it.
+	if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+		cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"
+		in_chroot "$ROOTFS" host "$log" 'update-ca-certificates' || die "update-ca-certificates failed in $ROOTFS; see $log"
+	fi
 	cp "$BUNDLE" "$ROOTFS/var/tmp/redtrack.bundle"
 	chmod 644 "$ROOTFS/var/tmp/redtrack.bundle"
 	if [[ $case == root ]]; then
@@ -141,7 +147,7 @@ for case in "${CASES[@]}"; do
 		in_chroot "$ROOTFS" host "$log" '
 			useradd --create-home --shell /bin/bash dev
 			echo "dev ALL=(ALL:ALL) NOPASSWD: ALL" >/etc/sudoers.d/dev
-			chmod 440 /etc/sudoers.d/dev'
+			chmod 440 /etc/sudoers.d/dev' || die "could not make the sudo user in $ROOTFS; see $log"
 		as='runuser -l dev -c'
 		dir=/home/dev/redtrack
 	fi
