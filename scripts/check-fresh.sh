@@ -127,6 +127,8 @@ for case in "${CASES[@]}"; do
 	mkdir -p "$ROOTFS"
 	tar -C "$ROOTFS" -xf "$BASE"
 	cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+	# The hostname resolves, as on an installed machine (sudo warns otherwise).
+	grep -qw "$(hostname)" "$ROOTFS/etc/hosts" 2>/dev/null || echo "127.0.1.1 $(hostname)" >>"$ROOTFS/etc/hosts"
 	cat >"$ROOTFS/etc/apt/sources.list" <<-EOF
 		deb $MIRROR $SUITE main
 		deb $MIRROR $SUITE-updates main
