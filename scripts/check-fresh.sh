@@ -142,7 +142,6 @@ for case in "${CASES[@]}"; do
 	cp "$BUNDLE" "$ROOTFS/var/tmp/redtrack.bundle"
 	chmod 644 "$ROOTFS/var/tmp/redtrack.bundle"
 	if [[ $case == root ]]; then
-		run='cd /root && '
 		as='bash -c'
 		dir=/root/redtrack
 	else

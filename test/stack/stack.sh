@@ -171,7 +171,7 @@ code_home() {
 	CODE_HOME=$STACK_HOME
 	[[ $(id -u) -eq 0 ]] || return 0
 	runuser -u "$STACK_USER" -- test -r "$STACK_HOME/s3/server.js" && return 0
-	local blocked=$STACK_HOME d= part parts
+	local blocked=$STACK_HOME d='' part parts
 	IFS=/ read -ra parts <<<"${STACK_HOME#/}"
 	for part in "${parts[@]}"; do
 		d=$d/$part
