@@ -10,7 +10,8 @@
 #   sudo  as a user with passwordless sudo, from ~/redtrack
 # first `make deps` with the network (apt, npm), then `make demo` and
 # `make test` in a private network namespace with loopback only (so the
-# servers clash with nothing on this machine).  Every step runs in its own
+# servers clash with nothing on this machine).  No locale is set, as on a
+# new Debian (debootstrap writes none).  Every step runs in its own
 # PID namespace: nothing it started outlives it.
 #
 # Slow (minutes of apt and a whole test suite per case); not part of make
@@ -101,7 +102,7 @@ in_chroot() {
 		mount --rbind /dev "$rootfs/dev"
 		mount -t tmpfs -o mode=1777 shm "$rootfs/dev/shm"
 		mount -t sysfs sys "$rootfs/sys" 2>/dev/null || true
-		exec chroot "$rootfs" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+		exec chroot "$rootfs" /usr/bin/env -i HOME=/root TERM=dumb \
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$cmd"
 	' in_chroot "$rootfs" "$net" "$cmd" >>"$log" 2>&1
 }
