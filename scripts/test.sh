@@ -12,7 +12,9 @@ ROOT=$PWD
 # The suites' clusters take their encoding from the locale, and the expected
 # outputs are UTF-8's: a fresh Debian has no locale set (LANG unset gives
 # SQL_ASCII clusters), and a caller's own locale would change sort orders.
-export LC_ALL=C.UTF-8
+# LANG, not only LC_ALL: pg_regress and PostgreSQL::Test::Utils unset LC_ALL.
+unset LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
 MODE=${1:-test}                 # test | soak
 TEST_USER=${REDTRACK_TEST_USER:-rttest}
 BUILD=$ROOT/build
