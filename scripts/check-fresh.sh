@@ -102,8 +102,12 @@ in_chroot() {
 		mount --rbind /dev "$rootfs/dev"
 		mount -t tmpfs -o mode=1777 shm "$rootfs/dev/shm"
 		mount -t sysfs sys "$rootfs/sys" 2>/dev/null || true
+		# The bash here is the namespace'"'"'s PID 1 and inherits every orphan (the
+		# servers make demo leaves behind): it must reap them, so it may not
+		# exec the command (as bash -c does with a lone command), e.g. runuser,
+		# which would leave them zombies.
 		exec chroot "$rootfs" /usr/bin/env -i HOME=/root TERM=dumb \
-			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$cmd"
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$cmd"$'"'"'\nexit $?'"'"'
 	' in_chroot "$rootfs" "$net" "$cmd" >>"$log" 2>&1
 }
 

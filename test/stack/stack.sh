@@ -318,11 +318,14 @@ stop_node() {
 	local pid tries=100
 	pid=$(cat "$pidfile")
 	kill -TERM "$pid"
-	while kill -0 "$pid" 2>/dev/null; do
+	# A zombie has ended: kill -0 still finds it until its parent reaps it
+	# (a parent that never does would keep this loop going).
+	while kill -0 "$pid" 2>/dev/null && [[ $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) != Z* ]]; do
 		if ((--tries == 0)); then
 			echo "stack.sh: $name (pid $pid) ignored SIGTERM for 10 s; killing it" >&2
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
+		((tries > -50)) || die "$name (pid $pid) is still there 5 s after SIGKILL"
 		sleep 0.1
 	done
 	rm -f "$pidfile"
