@@ -14,7 +14,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c) $(wildcard worker/*.c
 
 PG_CONFIG ?= pg_config
 
-PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/worker -I$(shell $(PG_CONFIG) --includedir)
+PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/worker -I$(shell $(PG_CONFIG) --includedir 2>/dev/null)
 # libxml2 reads S3's responses (PostgreSQL links it too).
 XML2_CFLAGS := $(shell xml2-config --cflags 2>/dev/null || echo -I/usr/include/libxml2)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -pthread $(XML2_CFLAGS)
@@ -33,10 +33,16 @@ override with_llvm = no
 # Rebuild objects when a header they include changes.
 override autodepend = yes
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+# pg_config comes with the dependencies, which these goals install first.
+NO_PGXS_GOALS = test bench soak deps demo check-fresh check-redshift
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
 include $(PGXS)
+else ifneq ($(filter-out $(NO_PGXS_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(error $(PG_CONFIG) not found: install the dependencies first with "make deps" (make demo and make test do it themselves), or set PG_CONFIG)
+endif
 
-.PHONY: test bench soak deps demo
+.PHONY: test bench soak deps demo check-fresh check-redshift
 
 test:
 	bash scripts/test.sh
@@ -52,3 +58,13 @@ deps:
 
 demo:
 	bash scripts/demo.sh
+
+# Slow (a Debian 12 chroot built from scratch; needs root and the Debian
+# mirror): the README's make demo and make test on a minimal machine.
+check-fresh:
+	bash scripts/check-fresh.sh
+
+# The Redshift conformance kit against a real cluster and bucket (settings
+# in the environment: see the README, "Before production").
+check-redshift:
+	bash scripts/check-redshift.sh

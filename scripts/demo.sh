@@ -15,7 +15,15 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "dependencies, build, install"
 bash scripts/deps.sh
 make -s -j2
-if [[ $(id -u) -eq 0 ]]; then make -s install; else sudo make -s install; fi
+if [[ $(id -u) -eq 0 ]]; then
+	make -s install
+elif sudo -n true 2>/dev/null; then
+	sudo -n make -s install PG_CONFIG="$(command -v pg_config)"
+else
+	echo "redtrack: installing the extension into $(pg_config --pkglibdir) needs root, and 'sudo -n' failed for $(id -un)" >&2
+	echo "redtrack: (sudo wants a password, or $(id -un) may not use sudo): run 'sudo -v' first, or run this as root" >&2
+	exit 1
+fi
 
 say "local stack"
 bash test/stack/stack.sh start

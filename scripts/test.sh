@@ -9,6 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# The suites' clusters take their encoding from the locale, and the expected
+# outputs are UTF-8's: a fresh Debian has no locale set (LANG unset gives
+# SQL_ASCII clusters), and a caller's own locale would change sort orders.
+# LANG, not only LC_ALL: pg_regress and PostgreSQL::Test::Utils unset LC_ALL.
+unset LC_CTYPE LC_COLLATE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
 MODE=${1:-test}                 # test | soak
 TEST_USER=${REDTRACK_TEST_USER:-rttest}
 BUILD=$ROOT/build
@@ -29,25 +35,56 @@ as_user() {
 	if [[ $(id -u) -eq 0 ]]; then runuser -u "$TEST_USER" -- "$@"; else "$@"; fi
 }
 
-note "dependencies"
-bash scripts/deps.sh
+if [[ -z ${REDTRACK_TEST_ORIGIN:-} ]]; then
+	note "dependencies"
+	bash scripts/deps.sh
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+	if ! id "$TEST_USER" >/dev/null 2>&1; then
+		useradd --system --create-home --shell /bin/bash "$TEST_USER"
+	fi
+	# The tests run as $TEST_USER, who must read the checkout; a clone in
+	# /root (mode 700 on Debian) it cannot even enter.  Rather than change the
+	# rights on someone's home, the run moves to a copy of the checkout in a
+	# directory it can read (kept when something fails, for the logs).
+	if [[ -z ${REDTRACK_TEST_ORIGIN:-} ]] && ! runuser -u "$TEST_USER" -- test -r "$ROOT/Makefile"; then
+		blocked=$ROOT
+		d=
+		IFS=/ read -ra parts <<<"${ROOT#/}"
+		for part in "${parts[@]}"; do
+			d=$d/$part
+			if ! runuser -u "$TEST_USER" -- test -x "$d"; then blocked=$d; break; fi
+		done
+		copy=$(mktemp -d /var/tmp/redtrack-test.XXXXXX)
+		chmod 755 "$copy"
+		echo "redtrack: the test user $TEST_USER cannot read $ROOT ($blocked is mode $(stat -c %a "$blocked")):"
+		echo "redtrack: running the tests from a copy of the checkout, $copy (nothing in $ROOT is changed)"
+		tar -C "$ROOT" --exclude=./build --exclude=./.git -cf - . | tar -C "$copy" -xf -
+		chmod -R u+rwX,go+rX "$copy"
+		REDTRACK_TEST_ORIGIN=$ROOT exec bash "$copy/scripts/test.sh" "$@"
+	fi
+else
+	# The unprivileged parts run as the caller; root only installs.
+	TEST_USER=$(id -un)
+fi
 
 note "build and install"
 make -s -j2
-if [[ $(id -u) -eq 0 ]]; then
-	make -s install
-elif [[ -w $(pg_config --pkglibdir) ]]; then
+if [[ $(id -u) -eq 0 ]] || [[ -w $(pg_config --pkglibdir) && -w $(pg_config --sharedir)/extension ]]; then
 	make -s install
 else
-	echo "not root: assuming the extension is installed already"
-	TEST_USER=$(id -un)
+	if ! sudo -n true 2>/dev/null; then
+		echo "redtrack: installing the extension into $(pg_config --pkglibdir) needs root, and 'sudo -n' failed for $(id -un)" >&2
+		echo "redtrack: (sudo wants a password, or $(id -un) may not use sudo): run 'sudo -v' first, or run this as root" >&2
+		exit 1
+	fi
+	echo "not root: installing the extension with sudo"
+	sudo -n make -s install PG_CONFIG="$(command -v pg_config)"
 fi
 PGBIN=$(pg_config --bindir)
 export PATH="$PGBIN:$PATH"
 
-if [[ $(id -u) -eq 0 ]] && ! id "$TEST_USER" >/dev/null 2>&1; then
-	useradd --system --create-home --shell /bin/bash "$TEST_USER"
-fi
 rm -rf "$BUILD"
 mkdir -p "$BUILD"
 [[ $(id -u) -eq 0 ]] && chown -R "$TEST_USER" "$BUILD"
@@ -163,6 +200,17 @@ if [[ -e ${tap[0]} ]]; then
 fi
 
 note "summary"
+if [[ -n ${REDTRACK_TEST_ORIGIN:-} ]]; then
+	if [[ $MODE == soak ]]; then cp bench/RELIABILITY.md "$REDTRACK_TEST_ORIGIN/bench/RELIABILITY.md"; fi
+	if ((failed == 0)); then
+		cleanup
+		STACK_STARTED=
+		cd /
+		rm -rf "$ROOT"
+	else
+		echo "the copy the tests ran in is kept for its logs: $ROOT"
+	fi
+fi
 if ((${#failures[@]})); then printf 'failed: %s\n' "${failures[*]}"; fi
 echo "$passed passed, $failed failed"
 ((failed == 0))

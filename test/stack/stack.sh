@@ -139,6 +139,7 @@ prepare() {
 		echo "stack.sh: installing the stand-ins' npm packages (npm ci)"
 		(cd "$STACK_HOME" && npm ci --no-audit --no-fund >"$(logfile npm-ci.log)" 2>&1) || die "npm ci failed; see $LOGS/npm-ci.log"
 	fi
+	code_home
 	if [[ ! -s $DIR/tls/server.crt || ! -s $DIR/tls/server.key ]]; then
 		as_user openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
 			-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
@@ -160,6 +161,33 @@ prepare() {
 		redtrack.redshift_conninfo = '$REDTRACK_REDSHIFT_CONNINFO'
 		redtrack.target_dialect = 'redshift'
 	EOF
+}
+
+# Where the node servers' code is run from: this directory, or, when the
+# stack user cannot read it (a clone in /root, mode 700 on Debian), a copy
+# in the stack directory, refreshed at each start while no server runs.
+# Nothing in the checkout or its parents changes rights.
+CODE_HOME=$STACK_HOME
+code_home() {
+	CODE_HOME=$STACK_HOME
+	[[ $(id -u) -eq 0 ]] || return 0
+	runuser -u "$STACK_USER" -- test -r "$STACK_HOME/s3/server.js" && return 0
+	local blocked=$STACK_HOME d='' part parts
+	IFS=/ read -ra parts <<<"${STACK_HOME#/}"
+	for part in "${parts[@]}"; do
+		d=$d/$part
+		if ! runuser -u "$STACK_USER" -- test -x "$d"; then blocked=$d; break; fi
+	done
+	CODE_HOME=$DIR/code
+	echo "stack.sh: $STACK_USER cannot read $STACK_HOME ($blocked is mode $(stat -c %a "$blocked")): the stand-ins run from a copy, $CODE_HOME"
+	if pid_alive "$RUN/s3.pid" || pid_alive "$RUN/redshift.pid"; then
+		[[ -d $CODE_HOME ]] || die "a stand-in is running, but $CODE_HOME is missing: stop the stack and start it again"
+		return 0
+	fi
+	rm -rf "$CODE_HOME"
+	mkdir "$CODE_HOME"
+	tar -C "$STACK_HOME" -cf - . | tar -C "$CODE_HOME" -xf - || die "could not copy $STACK_HOME to $CODE_HOME"
+	chmod -R u+rwX,go+rX "$CODE_HOME"
 }
 
 # initdb once, then (every start) the settings of this stack in stack.conf;
@@ -240,7 +268,7 @@ start() {
 	local began=$EPOCHREALTIME
 	if selected s3; then
 		wait_port_free "$REDTRACK_S3RVER_PORT" s3rver
-		start_node s3 "$STACK_HOME/s3/server.js" "$REDTRACK_S3_PORT"
+		start_node s3 "$CODE_HOME/s3/server.js" "$REDTRACK_S3_PORT"
 		say s3 "http://127.0.0.1:$REDTRACK_S3_PORT (bucket $REDTRACK_S3_BUCKET; admin /_admin/)"
 	fi
 	if selected redshift; then
@@ -255,7 +283,7 @@ start() {
 			EOF
 		if [[ -f $STACK_HOME/redshift/server.js ]]; then
 			wait_port_free "$REDTRACK_REDSHIFT_ADMIN_PORT" redshift-admin
-			start_node redshift "$STACK_HOME/redshift/server.js" "$REDTRACK_REDSHIFT_PORT"
+			start_node redshift "$CODE_HOME/redshift/server.js" "$REDTRACK_REDSHIFT_PORT"
 			wait_port "$REDTRACK_REDSHIFT_ADMIN_PORT" redshift "$RUN/redshift.pid" "$LOGS/redshift.log"
 			say redshift "127.0.0.1:$REDTRACK_REDSHIFT_PORT (admin http://127.0.0.1:$REDTRACK_REDSHIFT_ADMIN_PORT)"
 		else
@@ -291,11 +319,14 @@ stop_node() {
 	local pid tries=100
 	pid=$(cat "$pidfile")
 	kill -TERM "$pid"
-	while kill -0 "$pid" 2>/dev/null; do
+	# A zombie has ended: kill -0 still finds it until its parent reaps it
+	# (a parent that never does would keep this loop going).
+	while kill -0 "$pid" 2>/dev/null && [[ $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) != Z* ]]; do
 		if ((--tries == 0)); then
 			echo "stack.sh: $name (pid $pid) ignored SIGTERM for 10 s; killing it" >&2
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
+		((tries > -50)) || die "$name (pid $pid) is still there 5 s after SIGKILL"
 		sleep 0.1
 	done
 	rm -f "$pidfile"

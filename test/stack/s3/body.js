@@ -14,13 +14,28 @@ const { pipeline } = require('node:stream/promises');
 const { S3Error } = require('../lib/s3-errors');
 
 const MAX_XML_BODY = 10 * 1024 * 1024;
-// Checksums S3 verifies that Node can compute (zlib.crc32 exists from Node 20.15).
-// CRC32C and CRC64NVME are accepted unverified.
+// Checksums S3 verifies. CRC32C and CRC64NVME are accepted unverified.
 const CHECKSUMS = {
-  crc32: zlib.crc32 ? 'CRC32' : undefined,
+  crc32: 'CRC32',
   sha1: 'SHA1',
   sha256: 'SHA256',
 };
+
+// CRC-32 (ISO-HDLC, the one x-amz-checksum-crc32 carries), continuing from
+// crc. zlib.crc32 exists only from Node 20.15, and the stand-ins accept
+// Node 18 (Debian 12's), so older Nodes get this table-driven version.
+const CRC32_TABLE = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC32_TABLE[n] = c;
+}
+function crc32js(data, crc = 0) {
+  let c = ~crc;
+  for (let i = 0; i < data.length; i++) c = CRC32_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+const crc32 = zlib.crc32 ? (data, crc) => zlib.crc32(data, crc) : crc32js;
 
 class Hasher extends Transform {
   constructor(limit) {
@@ -38,7 +53,7 @@ class Hasher extends Transform {
       return;
     }
     for (const hash of Object.values(this.hashes)) hash.update(chunk);
-    if (zlib.crc32) this.crc32 = zlib.crc32(chunk, this.crc32);
+    this.crc32 = crc32(chunk, this.crc32);
     done(null, chunk);
   }
 
@@ -106,4 +121,4 @@ function verifyBody(body, headers, payloadHash) {
   }
 }
 
-module.exports = { readBody, verifyBody };
+module.exports = { readBody, verifyBody, crc32js };
