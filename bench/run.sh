@@ -49,13 +49,9 @@ cleanup() {
 trap cleanup EXIT
 
 say "dependencies"
-if [[ $(id -u) -eq 0 ]]; then
-	bash scripts/deps.sh bench
-else
-	for tool in gnuplot /usr/bin/aws pgbench gzip split python3; do
-		command -v "$tool" >/dev/null || die "$tool is missing: run bash scripts/deps.sh bench as root"
-	done
-fi
+# deps.sh installs what is missing, with sudo -n when not root (and says
+# why when that cannot work).
+bash scripts/deps.sh bench
 
 say "build and install"
 make -s -j"$(nproc)"
@@ -70,8 +66,10 @@ if installed; then
 	note "the installed extension is this build"
 elif [[ $(id -u) -eq 0 || -w $(pg_config --pkglibdir) ]]; then
 	make -s install
+elif sudo -n true 2>/dev/null; then
+	sudo -n make -s install
 else
-	die "the installed redtrack differs from this build and $(pg_config --pkglibdir) is not writable: make install as root"
+	die "the installed redtrack differs from this build and $(pg_config --pkglibdir) is not writable: make install as root, or give this user passwordless sudo"
 fi
 
 say "private stack in $REDTRACK_STACK_DIR (ports S3 $REDTRACK_S3_PORT, source $REDTRACK_SOURCE_PORT, warehouse $REDTRACK_WAREHOUSE_PORT)"

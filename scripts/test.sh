@@ -137,6 +137,16 @@ if bash test/stack/stack.sh start; then
 	if [[ -z $p ]]; then p=0; f=1; echo "$out" | tail -50; fi
 	if ((f > 0)); then echo "$out" | grep -B2 -A30 '^not ok' | head -200; fi
 	record "stand-ins" "$p" "${f:-0}"
+
+	# The conformance kit a cluster owner runs against real Redshift
+	# (make check-redshift), here against the stand-in.
+	note "Redshift conformance kit, against the stand-in"
+	out=$(bash scripts/check-redshift.sh --stack 2>&1) || true
+	echo "$out" | grep -vE '^ok [0-9]+ ' || true
+	p=$(grep -cE '^ok [0-9]+' <<<"$out" || true)
+	f=$(grep -cE '^not ok [0-9]+' <<<"$out" || true)
+	if ! grep -qE '^[0-9]+ passed, 0 failed$' <<<"$out"; then ((f == 0)) && f=1; fi
+	record "conformance (stand-in)" "$p" "$f"
 	eval "$(bash test/stack/stack.sh env)"
 else
 	bash test/stack/stack.sh logs 2>/dev/null | tail -50 || true
@@ -149,9 +159,11 @@ fi
 # Soak mode runs only the random workload, long, and writes its figures to
 # bench/RELIABILITY.md.
 run_tap() {                     # run_tap DIALECT TEST...
-	local dialect=$1 dir=$BUILD/tap-$1 out p f
+	# TAP_VARIANT (e.g. serverless) runs the tests once more in a variant of
+	# the dialect, in a folder and under a label of its own.
+	local dialect=$1 dir=$BUILD/tap-$1${TAP_VARIANT:+-$TAP_VARIANT} label=$1${TAP_VARIANT:+, $TAP_VARIANT} out p f
 	shift
-	note "TAP tests, $dialect dialect (prove)"
+	note "TAP tests, $label dialect (prove)"
 	mkdir -p "$dir"
 	[[ $(id -u) -eq 0 ]] && chown -R "$TEST_USER" "$dir"
 	out=$(as_user env PATH="$PATH" \
@@ -159,6 +171,7 @@ run_tap() {                     # run_tap DIALECT TEST...
 		PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
 		TESTDIR="$dir" TESTDATADIR="$dir/tmp_check" TESTLOGDIR="$dir/log" REDTRACK_ROOT="$ROOT" REDTRACK_TEST_DIALECT="$dialect" \
 		REDTRACK_SOAK="${REDTRACK_SOAK:-}" REDTRACK_RELIABILITY_OUT="${REDTRACK_RELIABILITY_OUT:-}" \
+		REDTRACK_TEST_SERVERLESS="${REDTRACK_TEST_SERVERLESS:-}" \
 		prove --timer -v "$@" 2>&1) || true
 	echo "$out" | grep -vE '^ok [0-9]+ ' || true
 	p=$(grep -cE '^ok [0-9]+' <<<"$out" || true)
@@ -167,7 +180,7 @@ run_tap() {                     # run_tap DIALECT TEST...
 	if ((f > 0)); then
 		echo "TAP logs: $dir/tmp_check/log"
 	fi
-	record "TAP ($dialect)" "$p" "$f"
+	record "TAP ($label)" "$p" "$f"
 }
 
 tap=(t/*.pl)
@@ -196,6 +209,9 @@ if [[ -e ${tap[0]} ]]; then
 	else
 		run_tap redshift "${tap[@]}"
 		run_tap postgres "${tap[@]}"
+		# The engine once more against a Serverless workgroup: no STL views,
+		# load errors in sys_load_error_detail.
+		REDTRACK_TEST_SERVERLESS=1 TAP_VARIANT=serverless run_tap redshift t/002_engine.pl
 	fi
 fi
 
