@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS redtrack_standin.column_meta (
   reloid oid, attnum smallint, rs_type text, byte_length integer, encoding text, distkey boolean, sortkey integer,
   PRIMARY KEY (reloid, attnum)
 );
+-- The design rows of tables dropped since the last start (DROP TABLE leaves them).
+DELETE FROM redtrack_standin.column_meta WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = reloid);
+DELETE FROM redtrack_standin.table_meta WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = reloid);
 DO $$ BEGIN
   IF to_regtype('pg_catalog.varbyte') IS NULL THEN CREATE DOMAIN pg_catalog.varbyte AS bytea; END IF;
   IF to_regtype('pg_catalog.super') IS NULL THEN CREATE DOMAIN pg_catalog.super AS jsonb; END IF;

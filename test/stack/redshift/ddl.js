@@ -374,7 +374,14 @@ const lit = (v) => (v === null || v === undefined ? 'NULL' : typeof v === 'strin
 // SQL that records a new table's design; oidSql evaluates to the table's oid.
 function metaSql(oid, plan) {
   const { design } = plan;
-  const statements = [];
+  // Rows left by a dropped table whose oid this one reuses: DROP TABLE does
+  // not clean them up (a scan of the whole table there, inside the client's
+  // SERIALIZABLE transaction, conflicted with every concurrent load), so
+  // they go here, by key.
+  const statements = [
+    `DELETE FROM redtrack_standin.column_meta WHERE reloid = ${oid}`,
+    `DELETE FROM redtrack_standin.table_meta WHERE reloid = ${oid}`,
+  ];
   if (!plan.likes.length) {
     statements.push(`INSERT INTO redtrack_standin.table_meta (reloid, diststyle, sort_style, backup)
       VALUES (${oid}, ${lit(design.diststyle)}, ${lit(design.sortStyle)}, ${plan.backup})

@@ -85,16 +85,16 @@ test('s3api create / upload-part / list-parts / complete, step by step', async (
 
   const etags = [];
   for (const [i, file] of files.entries()) {
-    const part = await api(['upload-part', '--key', key, '--upload-id', uploadId, '--part-number', String(i + 1), '--body', file]);
+    const part = await api(['upload-part', '--key', key, `--upload-id=${uploadId}`, '--part-number', String(i + 1), '--body', file]);
     assert.equal(part.ETag, `"${s3.md5(bodies[i])}"`);
     etags.push(part.ETag);
   }
-  const parts = await api(['list-parts', '--key', key, '--upload-id', uploadId]);
+  const parts = await api(['list-parts', '--key', key, `--upload-id=${uploadId}`]);
   assert.deepEqual(parts.Parts.map((p) => [p.PartNumber, p.ETag, p.Size]), [[1, etags[0], 5 * MiB], [2, etags[1], bodies[1].length]]);
   const { json } = await s3.admin('GET', 'uploads');
   assert.equal(json.uploads.find((u) => u.uploadId === uploadId).parts, 2);
 
-  const done = await api(['complete-multipart-upload', '--key', key, '--upload-id', uploadId, '--multipart-upload',
+  const done = await api(['complete-multipart-upload', '--key', key, `--upload-id=${uploadId}`, '--multipart-upload',
     JSON.stringify({ Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) })]);
   assert.equal(done.ETag, multipartEtag(bodies));
   assert.equal(done.Key, key);
@@ -174,11 +174,11 @@ test('abort removes the upload and its parts from ListMultipartUploads and /_adm
   const file = path.join(tmp, 'abort-part');
   fs.writeFileSync(file, crypto.randomBytes(1000));
   const { UploadId: uploadId } = await api(['create-multipart-upload', '--key', key]);
-  await api(['upload-part', '--key', key, '--upload-id', uploadId, '--part-number', '1', '--body', file]);
+  await api(['upload-part', '--key', key, `--upload-id=${uploadId}`, '--part-number', '1', '--body', file]);
   assert.ok((await listedUploadIds()).includes(uploadId));
   assert.ok((await adminUploadIds()).includes(uploadId));
 
-  const abort = await s3.aws(['s3api', 'abort-multipart-upload', '--bucket', env.bucket, '--key', key, '--upload-id', uploadId]);
+  const abort = await s3.aws(['s3api', 'abort-multipart-upload', '--bucket', env.bucket, '--key', key, `--upload-id=${uploadId}`]);
   assert.equal(abort.code, 0, abort.stderr);
   assert.ok(!(await listedUploadIds()).includes(uploadId));
   assert.ok(!(await adminUploadIds()).includes(uploadId));
