@@ -10,11 +10,14 @@ EXTENSION = redtrack
 DATA = $(wildcard extension/redtrack--*.sql)
 PGFILEDESC = "redtrack - replicate PostgreSQL tables to Redshift through S3"
 
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c) $(wildcard worker/*.c)))
+# worker/ may have one level of sub-folders (layers); every folder is on the
+# include path, so a header is included by its name alone.
+WORKER_DIRS = worker $(patsubst %/,%,$(sort $(dir $(wildcard worker/*/*.c worker/*/*.h))))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c) $(foreach d,$(WORKER_DIRS),$(wildcard $(d)/*.c))))
 
 PG_CONFIG ?= pg_config
 
-PG_CPPFLAGS = -I$(srcdir)/extension -I$(srcdir)/worker -I$(shell $(PG_CONFIG) --includedir 2>/dev/null)
+PG_CPPFLAGS = -I$(srcdir)/extension $(foreach d,$(WORKER_DIRS),-I$(srcdir)/$(d)) -I$(shell $(PG_CONFIG) --includedir 2>/dev/null)
 # libxml2 reads S3's responses (PostgreSQL links it too).
 XML2_CFLAGS := $(shell xml2-config --cflags 2>/dev/null || echo -I/usr/include/libxml2)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -pthread $(XML2_CFLAGS)
