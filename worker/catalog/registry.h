@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * registry.h
- *	  Registered tables: validation at registration time, and the
- *	  in-memory form the engine works from.
+ *	  Registered tables (redtrack.replicables): the in-memory form the
+ *	  engine works from, and the checks registration and every run share.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +11,8 @@
 
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
+
+#include "target_name.h"
 
 typedef enum ReplicationStrategy
 {
@@ -40,19 +42,11 @@ typedef struct Replicable
 
 extern const char *redtrack_strategy_name(ReplicationStrategy strategy);
 
+/* A strategy by its name; "queue" only where allow_queue (streams). */
+extern ReplicationStrategy redtrack_parse_strategy(const char *name, bool allow_queue);
+
 /* Reads a registration (must be in a transaction with SPI available). */
 extern Replicable *redtrack_load_replicable(Oid relid, bool missing_ok);
-
-/* Redshift identifiers are at most 127 bytes. */
-#define REDSHIFT_MAX_IDENTIFIER 127
-
-/*
- * Split a name in identifier syntax ("a"."b", a.b) into its parts, folding
- * unquoted parts to lower case as PostgreSQL does, but without truncating
- * to NAMEDATALEN: Redshift names may be up to 127 bytes.  NIL when the
- * syntax is invalid.
- */
-extern List *redtrack_split_name(const char *name);
 
 /* The primary key's column names, or NIL. */
 extern List *redtrack_primary_key_columns(Relation rel);
@@ -60,9 +54,32 @@ extern List *redtrack_primary_key_columns(Relation rel);
 /* All registrations, in a deterministic order (registration time, oid). */
 extern List *redtrack_load_replicables(void);
 
+/*
+ * Whether redtrack.replicables has a column: a new library runs against
+ * an older schema between a package upgrade and ALTER EXTENSION UPDATE.
+ */
+extern bool redtrack_replicables_has_column(const char *column);
+
+/* Whether the table is registered (the caller is connected to SPI). */
+extern bool redtrack_is_registered(Oid relid);
+
+/* What registration checked, checked again before every run. */
 extern void redtrack_check_registration(Replicable *r);
+
+/* The role whose rights read the source. */
 extern Oid	redtrack_source_reader(Replicable *r);
-extern char *redtrack_target_identity(const char *target);
+
+/* SELECT (and TRIGGER, for tracked deletes) on the table for a role. */
+extern void redtrack_check_table_privileges(Oid relid, Oid roleid, bool track_deletes);
+
+/* Refuse a table whose rows a policy filters for the reading role. */
+extern void redtrack_refuse_row_level_security(Oid relid, Oid reader, const char *relname);
+
+/*
+ * Whether another registration (not of relation "self") loads the same
+ * warehouse table (redtrack_target_identity); its source goes to
+ * *owner_relid.
+ */
 extern bool redtrack_target_is_taken(const char *target, Oid self, Oid *owner_relid);
 
 #endif							/* REDTRACK_REGISTRY_H */

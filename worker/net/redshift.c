@@ -16,6 +16,7 @@
 #include "utils/wait_event.h"
 
 #include "guc.h"
+#include "interrupts.h"
 #include "redact.h"
 #include "redshift.h"
 
@@ -75,7 +76,7 @@ wait_socket(RedshiftConn *c, int events, long timeout_ms)
 						   PQsocket(c->conn), timeout_ms, PG_WAIT_EXTENSION);
 	(void) rc;
 	ResetLatch(MyLatch);
-	if (InterruptPending && (QueryCancelPending || ProcDiePending))
+	if (redtrack_interrupt_pending())
 	{
 		/* Stop the warehouse working for nobody; then let the interrupt in. */
 		PGcancel   *cancel = PQgetCancel(c->conn);
@@ -400,7 +401,7 @@ redshift_copy_send_quietly(RedshiftConn *c, const char *data, size_t len)
 								 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_SOCKET_WRITEABLE,
 								 PQsocket(c->conn), -1L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		if (InterruptPending && (QueryCancelPending || ProcDiePending))
+		if (redtrack_interrupt_pending())
 			return false;
 	}
 	return rc > 0;

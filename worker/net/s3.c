@@ -15,6 +15,7 @@
 #include "utils/wait_event.h"
 
 #include "guc.h"
+#include "interrupts.h"
 #include "s3.h"
 
 #define S3_MAX_ATTEMPTS 6
@@ -139,7 +140,7 @@ redtrack_s3_config(const S3Settings *settings, S3Config *config)
 static bool
 backend_should_abort(void *arg)
 {
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
+	return redtrack_interrupt_pending();
 }
 
 static void

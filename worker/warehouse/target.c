@@ -16,27 +16,10 @@
 
 #include "guc.h"
 #include "rs_ident.h"
+#include "sql_list.h"
 #include "target.h"
+#include "target_name.h"
 #include "typemap.h"
-
-/* The parts of a target name in identifier syntax ("a"."b" or "b"). */
-static void
-split_target(const char *target, char **schema, char **name)
-{
-	/* Stored normalized by rrr_register, so always valid. */
-	List	   *parts = redtrack_split_name(target);
-
-	if (list_length(parts) == 2)
-	{
-		*schema = linitial(parts);
-		*name = lsecond(parts);
-	}
-	else
-	{
-		*schema = NULL;
-		*name = linitial(parts);
-	}
-}
 
 TargetTable *
 target_describe(RedshiftConn *conn, Replicable *r)
@@ -47,7 +30,7 @@ target_describe(RedshiftConn *conn, Replicable *r)
 	RedshiftResult *res;
 	const char *params[2];
 
-	split_target(r->target_table, &schema, &name);
+	redtrack_split_target(r->target_table, &schema, &name);
 	if (schema == NULL)
 	{
 		res = redshift_exec(conn, "SELECT current_schema()", 0, NULL, NULL);
@@ -100,28 +83,18 @@ target_describe(RedshiftConn *conn, Replicable *r)
 	return t;
 }
 
-static void
-append_column_list(StringInfo buf, List *names)
-{
-	ListCell   *lc;
-
-	foreach(lc, names)
-	{
-		if (lc != list_head(names))
-			appendStringInfoString(buf, ", ");
-		appendStringInfoString(buf, rs_quote_identifier(lfirst(lc)));
-	}
-}
-
 char *
 target_ddl(Replicable *r, bool postgres_dialect)
 {
 	List	   *columns = redtrack_column_map(r->relid, NIL, postgres_dialect, NULL);
 	StringInfoData ddl;
 	ListCell   *lc;
+	char	   *schema;
+	char	   *name;
 
 	initStringInfo(&ddl);
-	appendStringInfo(&ddl, "CREATE TABLE %s (\n", rs_quote_target(r->target_table));
+	redtrack_split_target(r->target_table, &schema, &name);
+	appendStringInfo(&ddl, "CREATE TABLE %s (\n", rs_quote_qualified(schema, name));
 	foreach(lc, columns)
 	{
 		ColumnMap  *col = lfirst(lc);
@@ -132,9 +105,8 @@ target_ddl(Replicable *r, bool postgres_dialect)
 	if (r->key_columns != NIL)
 	{
 		/* Informational on Redshift: it documents the merge key. */
-		appendStringInfoString(&ddl, "    PRIMARY KEY (");
-		append_column_list(&ddl, r->key_columns);
-		appendStringInfoString(&ddl, ")\n)");
+		appendStringInfo(&ddl, "    PRIMARY KEY (%s)\n)",
+						 sql_name_list(r->key_columns, NULL, SQL_QUOTE_WAREHOUSE));
 	}
 	else
 	{
@@ -154,9 +126,8 @@ target_ddl(Replicable *r, bool postgres_dialect)
 			appendStringInfoString(&ddl, "\nDISTSTYLE AUTO");
 		if (r->sortkey != NIL)
 		{
-			appendStringInfoString(&ddl, "\nCOMPOUND SORTKEY (");
-			append_column_list(&ddl, r->sortkey);
-			appendStringInfoChar(&ddl, ')');
+			appendStringInfo(&ddl, "\nCOMPOUND SORTKEY (%s)",
+							 sql_name_list(r->sortkey, NULL, SQL_QUOTE_WAREHOUSE));
 		}
 		else if (r->replication_field)
 			appendStringInfo(&ddl, "\nCOMPOUND SORTKEY (%s)", rs_quote_identifier(r->replication_field));
@@ -172,7 +143,7 @@ target_create(RedshiftConn *conn, Replicable *r, TargetTable *t, const char *ddl
 
 	if (t && t->exists)
 		return;
-	split_target(r->target_table, &schema, &name);
+	redtrack_split_target(r->target_table, &schema, &name);
 	if (schema)
 		redshift_exec(conn, psprintf("CREATE SCHEMA IF NOT EXISTS %s", rs_quote_identifier(schema)),
 					  0, NULL, NULL);

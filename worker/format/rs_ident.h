@@ -23,7 +23,4 @@ extern char *rs_quote_identifier(const char *name);
 /* "schema"."name", or "name" when schema is NULL. */
 extern char *rs_quote_qualified(const char *schema, const char *name);
 
-/* A target name in identifier syntax (as registered), quoted for the warehouse. */
-extern char *rs_quote_target(const char *target);
-
 #endif							/* REDTRACK_RS_IDENT_H */

@@ -8,9 +8,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
-#include "nodes/pg_list.h"
 
-#include "registry.h"
 #include "rs_ident.h"
 
 char *
@@ -36,17 +34,4 @@ rs_quote_qualified(const char *schema, const char *name)
 	if (schema == NULL)
 		return rs_quote_identifier(name);
 	return psprintf("%s.%s", rs_quote_identifier(schema), rs_quote_identifier(name));
-}
-
-char *
-rs_quote_target(const char *target)
-{
-	List	   *parts = redtrack_split_name(target);
-
-	if (list_length(parts) == 2)
-		return rs_quote_qualified(linitial(parts), lsecond(parts));
-	if (list_length(parts) == 1)
-		return rs_quote_identifier(linitial(parts));
-	elog(ERROR, "invalid target table name \"%s\"", target);
-	return NULL;				/* keep compiler quiet */
 }
