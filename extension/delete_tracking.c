@@ -77,6 +77,8 @@
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
+#include "array_list.h"
+#include "canonical_output.h"
 #include "delete_tracking.h"
 #include "ownership.h"
 
@@ -132,7 +134,7 @@ static SPIPlanPtr tracked_plan = NULL;
 
 /*
  * Types whose text output does not depend on any setting.  Keys of other
- * types are written with canonical settings (below), so the stored text
+ * types are written with canonical settings (canonical_output.h), so the stored text
  * is the same whatever DateStyle or TimeZone the deleting session uses.
  */
 static bool
@@ -155,25 +157,6 @@ output_is_setting_independent(Oid typid)
 		default:
 			return false;
 	}
-}
-
-/* The settings the engine also exports with. */
-static int
-use_canonical_settings(void)
-{
-	int			nestlevel = NewGUCNestLevel();
-
-	(void) set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	return nestlevel;
 }
 
 /* ----------------------------------------------------------------
@@ -269,22 +252,6 @@ resolve_key_columns(Relation rel, Trigger *trigger, KeyColumns *keys,
 	return true;
 }
 
-static Datum
-key_names_array(KeyColumns *keys)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * keys->count);
-
-	for (int i = 0; i < keys->count; i++)
-	{
-		Name		n = palloc0(NAMEDATALEN);
-
-		namestrcpy(n, keys->names[i]);
-		elems[i] = NameGetDatum(n);
-	}
-	return PointerGetDatum(construct_array(elems, keys->count, NAMEOID,
-										   NAMEDATALEN, false, TYPALIGN_CHAR));
-}
-
 /* ----------------------------------------------------------------
  * Which registration the rows belong to
  * ----------------------------------------------------------------
@@ -354,7 +321,7 @@ insert_keys(Oid source, KeyColumns *keys, ArrayType *values, int nrows)
 	int			rc;
 
 	args[0] = ObjectIdGetDatum(source);
-	args[1] = key_names_array(keys);
+	args[1] = redtrack_names_to_name_array(keys->names, keys->count);
 	args[2] = PointerGetDatum(values);
 	args[3] = Int32GetDatum(nrows);
 
@@ -392,7 +359,7 @@ insert_truncate_marker(Oid source, KeyColumns *keys)
 
 	args[0] = ObjectIdGetDatum(source);
 	if (keys != NULL)
-		args[1] = key_names_array(keys);
+		args[1] = redtrack_names_to_name_array(keys->names, keys->count);
 	else
 		nulls[1] = 'n';
 
@@ -608,6 +575,41 @@ moves_change_key(Relation rel, Oid source, KeyColumns *keys)
  * ----------------------------------------------------------------
  */
 
+/*
+ * The keys of a bulk DELETE's rows, from its transition table; a problem
+ * (a NULL key) or NULL.
+ */
+static char *
+add_deleted_rows_keys(KeyRecorder *rec, Relation rel, Tuplestorestate *old)
+{
+	TupleTableSlot *slot;
+	uint64		seen = 0;
+	char	   *problem = NULL;
+
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+
+	/*
+	 * Read with a read pointer of our own, from the start, so other readers
+	 * of the same transition table are not disturbed.
+	 */
+	tuplestore_select_read_pointer(old,
+								   tuplestore_alloc_read_pointer(old, EXEC_FLAG_REWIND));
+	tuplestore_rescan(old);
+	while (tuplestore_gettupleslot(old, true, false, slot))
+	{
+		if (!add_row_keys(rec, slot))
+		{
+			problem = psprintf("A deleted row of \"%s\" has a NULL key",
+							   RelationGetRelationName(rel));
+			break;
+		}
+		if (++seen % 10000 == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return problem;
+}
+
 Datum
 redtrack_track_deletes(PG_FUNCTION_ARGS)
 {
@@ -688,37 +690,11 @@ redtrack_track_deletes(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	if (keys.needs_canonical_settings)
-		nestlevel = use_canonical_settings();
+		nestlevel = redtrack_push_canonical_output();
 	init_recorder(&rec, source, &keys);
 
 	if (bulk)
-	{
-		Tuplestorestate *old = trigdata->tg_oldtable;
-		TupleTableSlot *slot;
-		uint64		seen = 0;
-
-		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-
-		/*
-		 * Read with a read pointer of our own, from the start, so other
-		 * readers of the same transition table are not disturbed.
-		 */
-		tuplestore_select_read_pointer(old,
-									   tuplestore_alloc_read_pointer(old, EXEC_FLAG_REWIND));
-		tuplestore_rescan(old);
-		while (tuplestore_gettupleslot(old, true, false, slot))
-		{
-			if (!add_row_keys(&rec, slot))
-			{
-				problem = psprintf("A deleted row of \"%s\" has a NULL key",
-								   RelationGetRelationName(rel));
-				break;
-			}
-			if (++seen % 10000 == 0)
-				CHECK_FOR_INTERRUPTS();
-		}
-		ExecDropSingleTupleTableSlot(slot);
-	}
+		problem = add_deleted_rows_keys(&rec, rel, trigdata->tg_oldtable);
 	else
 	{
 		/*

@@ -92,6 +92,17 @@ wait_socket(RedshiftConn *c, int events, long timeout_ms)
 	CHECK_FOR_INTERRUPTS();
 }
 
+void
+redshift_require_conninfo(void)
+{
+	if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("redtrack.redshift_conninfo is not set"),
+				 errhint("Set it in postgresql.conf, e.g. 'host=cluster.abc.us-east-1.redshift.amazonaws.com "
+						 "port=5439 dbname=dev user=loader'; the password may come from a password file.")));
+}
+
 RedshiftConn *
 redshift_connect(void)
 {
@@ -105,12 +116,7 @@ redshift_connect(void)
 	int			timeout_s = DEFAULT_CONNECT_TIMEOUT_S;
 	TimestampTz deadline;
 
-	if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("redtrack.redshift_conninfo is not set"),
-				 errhint("Set it in postgresql.conf, e.g. 'host=cluster.abc.us-east-1.redshift.amazonaws.com "
-						 "port=5439 dbname=dev user=loader'; the password may come from a password file.")));
+	redshift_require_conninfo();
 
 	options = PQconninfoParse(redtrack_redshift_conninfo, &parse_error);
 	if (options == NULL)
@@ -376,20 +382,6 @@ redshift_copy_begin(RedshiftConn *c, const char *sql)
 	(void) collect(c, NULL, true);
 }
 
-void
-redshift_copy_send(RedshiftConn *c, const char *data, size_t len)
-{
-	int			rc;
-
-	while ((rc = PQputCopyData(c->conn, data, (int) len)) == 0)
-		wait_socket(c, WL_SOCKET_WRITEABLE, -1);
-	if (rc < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("lost the connection to the warehouse during COPY: %s",
-						redtrack_redact(PQerrorMessage(c->conn)))));
-}
-
 bool
 redshift_copy_send_quietly(RedshiftConn *c, const char *data, size_t len)
 {
@@ -421,14 +413,6 @@ redshift_copy_end(RedshiftConn *c, RedshiftError *error)
 						redtrack_redact(PQerrorMessage(c->conn)))));
 	flush_output(c);
 	return collect(c, error, false);
-}
-
-bool
-redshift_in_transaction(RedshiftConn *c)
-{
-	PGTransactionStatusType status = PQtransactionStatus(c->conn);
-
-	return status == PQTRANS_INTRANS || status == PQTRANS_INERROR;
 }
 
 void

@@ -39,6 +39,12 @@ typedef struct RedshiftError
 	bool		connection_lost;
 } RedshiftError;
 
+/*
+ * An error unless redtrack.redshift_conninfo is set: the one check of it,
+ * for every place that must refuse to start without a warehouse.
+ */
+extern void redshift_require_conninfo(void);
+
 extern RedshiftConn *redshift_connect(void);
 extern void redshift_disconnect(RedshiftConn *conn);
 
@@ -54,18 +60,14 @@ extern const char *redshift_value(RedshiftResult *res, int row, int col);
 
 /* COPY ... FROM STDIN: start, send data, end (PostgreSQL dialect). */
 extern void redshift_copy_begin(RedshiftConn *conn, const char *sql);
-extern void redshift_copy_send(RedshiftConn *conn, const char *data, size_t len);
 
 /*
- * The same without ereport or CHECK_FOR_INTERRUPTS, for libcurl callbacks
+ * Sent without ereport or CHECK_FOR_INTERRUPTS, for libcurl callbacks
  * (which must not be left by longjmp): false when interrupted or failed;
  * the caller reports after the callback returned.
  */
 extern bool redshift_copy_send_quietly(RedshiftConn *conn, const char *data, size_t len);
 extern RedshiftResult *redshift_copy_end(RedshiftConn *conn, RedshiftError *error);
-
-/* Whether the session is inside a transaction block. */
-extern bool redshift_in_transaction(RedshiftConn *conn);
 
 /* ereport(ERROR) for a statement's failure. */
 extern void redshift_report(const RedshiftError *error, const char *what) pg_attribute_noreturn();

@@ -433,30 +433,10 @@ append_header(struct curl_slist *headers, const char *name, const char *value)
 	return result ? result : headers;
 }
 
-static AttemptResult
-attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
+/* Clear what a previous attempt left; a broken download resumes (Range). */
+static void
+reset_request(Request *req, char *range, size_t range_len)
 {
-	CURL	   *curl = client->curl;
-	char		host_buf[512];
-	const char *host = bucket_host(client, host_buf, sizeof(host_buf));
-	char	   *path = request_path(client, req->key);
-	char		payload_hash[SIGV4_HEX_SHA256_LEN + 1];
-	char		amz_date[32];
-	char		authorization[1024];
-	char		range[64] = "";
-	SigV4Header signed_headers[8];
-	int			nsigned = 0;
-	struct curl_slist *headers = NULL;
-	S3Buffer	url = {0};
-	CURLcode	rc;
-	AttemptResult result = ATTEMPT_FAIL;
-
-	if (path == NULL)
-	{
-		set_error(err, 0, "OutOfMemory", "out of memory");
-		return ATTEMPT_FAIL;
-	}
-
 	req->status = 0;
 	req->sent = 0;
 	req->etag[0] = '\0';
@@ -464,12 +444,29 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 	req->error_body.len = 0;
 	if (req->response)
 		req->response->len = 0;
+	range[0] = '\0';
 	if (req->sink && req->delivered > 0)
 	{
 		/* Resume a broken download where it stopped. */
-		snprintf(range, sizeof(range), "bytes=%lld-", req->delivered);
+		snprintf(range, range_len, "bytes=%lld-", req->delivered);
 		req->skip = 0;
 	}
+}
+
+/*
+ * The request's headers, signed (SigV4), as a curl list in *headers;
+ * false (with err set) when the signature cannot be computed.
+ */
+static bool
+signed_header_list(S3Client *client, Request *req, const char *host, const char *path,
+				   const char *range, struct curl_slist **headers, S3Error *err)
+{
+	char		payload_hash[SIGV4_HEX_SHA256_LEN + 1];
+	char		amz_date[32];
+	char		authorization[1024];
+	SigV4Header signed_headers[8];
+	int			nsigned = 0;
+	SigV4Request sreq;
 
 	sigv4_sha256_hex(req->body ? req->body : "", req->body_len, payload_hash);
 	sigv4_amz_date((long) time(NULL), amz_date, sizeof(amz_date));
@@ -486,27 +483,23 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 	if (range[0])
 		signed_headers[nsigned++] = (SigV4Header) {"range", range};
 
+	sreq = (SigV4Request) {
+		.method = req->method,
+		.canonical_uri = path,
+		.canonical_query = req->query,
+		.headers = signed_headers,
+		.nheaders = nsigned,
+		.payload_hash = payload_hash,
+		.amz_date = amz_date,
+		.region = client->cfg.region,
+		.service = "s3",
+		.access_key = client->cfg.access_key,
+		.secret_key = client->cfg.secret_key,
+	};
+	if (!sigv4_authorization(&sreq, authorization, sizeof(authorization)))
 	{
-		SigV4Request sreq = {
-			.method = req->method,
-			.canonical_uri = path,
-			.canonical_query = req->query,
-			.headers = signed_headers,
-			.nheaders = nsigned,
-			.payload_hash = payload_hash,
-			.amz_date = amz_date,
-			.region = client->cfg.region,
-			.service = "s3",
-			.access_key = client->cfg.access_key,
-			.secret_key = client->cfg.secret_key,
-		};
-
-		if (!sigv4_authorization(&sreq, authorization, sizeof(authorization)))
-		{
-			set_error(err, 0, "SigningFailed", "could not compute the request signature");
-			free(path);
-			return ATTEMPT_FAIL;
-		}
+		set_error(err, 0, "SigningFailed", "could not compute the request signature");
+		return false;
 	}
 
 	/*
@@ -515,25 +508,65 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 	 * would no longer match what was signed.
 	 */
 	for (int i = 0; i < nsigned; i++)
-		headers = append_header(headers, signed_headers[i].name, signed_headers[i].value);
-	headers = append_header(headers, "Authorization", authorization);
+		*headers = append_header(*headers, signed_headers[i].name, signed_headers[i].value);
+	*headers = append_header(*headers, "Authorization", authorization);
 	/* No "Expect: 100-continue" round trip, and no default form type. */
-	headers = curl_slist_append(headers, "Expect:");
+	*headers = curl_slist_append(*headers, "Expect:");
 	if (req->content_type == NULL)
-		headers = curl_slist_append(headers, "Content-Type:");
+		*headers = curl_slist_append(*headers, "Content-Type:");
+	return true;
+}
 
-	buffer_append(&url, client->cfg.scheme, strlen(client->cfg.scheme));
-	buffer_append(&url, "://", 3);
-	buffer_append(&url, host, strlen(host));
-	buffer_append(&url, path, strlen(path));
+/* scheme://host/path?query */
+static void
+request_url(S3Client *client, Request *req, const char *host, const char *path, S3Buffer *url)
+{
+	buffer_append(url, client->cfg.scheme, strlen(client->cfg.scheme));
+	buffer_append(url, "://", 3);
+	buffer_append(url, host, strlen(host));
+	buffer_append(url, path, strlen(path));
 	if (req->query && req->query[0])
 	{
-		buffer_append(&url, "?", 1);
-		buffer_append(&url, req->query, strlen(req->query));
+		buffer_append(url, "?", 1);
+		buffer_append(url, req->query, strlen(req->query));
 	}
+}
+
+/* The method and its body. */
+static void
+set_method(CURL *curl, Request *req)
+{
+	if (strcmp(req->method, "GET") == 0)
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(req->method, "HEAD") == 0)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	else if (strcmp(req->method, "PUT") == 0)
+	{
+		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
+		curl_easy_setopt(curl, CURLOPT_READDATA, req);
+		curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);
+		curl_easy_setopt(curl, CURLOPT_SEEKDATA, req);
+		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->body_len);
+	}
+	else if (strcmp(req->method, "POST") == 0)
+	{
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+	}
+	else
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+}
+
+static void
+set_curl_options(S3Client *client, Request *req, const char *url,
+				 struct curl_slist *headers, bool fresh_connection)
+{
+	CURL	   *curl = client->curl;
 
 	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, url.data);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
 	/* The path as signed: libcurl would otherwise drop "." and ".." segments. */
 	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -558,32 +591,14 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, req);
 	if (fresh_connection)
 		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+	set_method(curl, req);
+}
 
-	if (strcmp(req->method, "GET") == 0)
-		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-	else if (strcmp(req->method, "HEAD") == 0)
-		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-	else if (strcmp(req->method, "PUT") == 0)
-	{
-		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
-		curl_easy_setopt(curl, CURLOPT_READDATA, req);
-		curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);
-		curl_easy_setopt(curl, CURLOPT_SEEKDATA, req);
-		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->body_len);
-	}
-	else if (strcmp(req->method, "POST") == 0)
-	{
-		curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
-	}
-	else
-		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
-
-	client->curl_error[0] = '\0';
-	rc = curl_easy_perform(curl);
-	err->attempts++;
+/* What a performed transfer came to: done, worth another try, or not. */
+static AttemptResult
+attempt_outcome(S3Client *client, Request *req, CURLcode rc, S3Error *err)
+{
+	AttemptResult result;
 
 	if (rc == CURLE_ABORTED_BY_CALLBACK || (rc == CURLE_WRITE_ERROR && req->sink_stopped))
 	{
@@ -636,6 +651,41 @@ attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
 		free(code);
 		free(message);
 	}
+	return result;
+}
+
+static AttemptResult
+attempt(S3Client *client, Request *req, bool fresh_connection, S3Error *err)
+{
+	char		host_buf[512];
+	const char *host = bucket_host(client, host_buf, sizeof(host_buf));
+	char	   *path = request_path(client, req->key);
+	char		range[64];
+	struct curl_slist *headers = NULL;
+	S3Buffer	url = {0};
+	CURLcode	rc;
+	AttemptResult result;
+
+	if (path == NULL)
+	{
+		set_error(err, 0, "OutOfMemory", "out of memory");
+		return ATTEMPT_FAIL;
+	}
+
+	reset_request(req, range, sizeof(range));
+	if (!signed_header_list(client, req, host, path, range, &headers, err))
+	{
+		curl_slist_free_all(headers);
+		free(path);
+		return ATTEMPT_FAIL;
+	}
+	request_url(client, req, host, path, &url);
+	set_curl_options(client, req, url.data, headers, fresh_connection);
+
+	client->curl_error[0] = '\0';
+	rc = curl_easy_perform(client->curl);
+	err->attempts++;
+	result = attempt_outcome(client, req, rc, err);
 
 	curl_slist_free_all(headers);
 	buffer_free(&url);
@@ -783,35 +833,6 @@ s3_get_object(S3Client *client, const char *key, S3Sink sink, void *sink_arg, S3
 {
 	Request		req = {.method = "GET", .key = key, .query = "", .sink = sink,
 	.sink_arg = sink_arg};
-
-	return perform(client, &req, err);
-}
-
-bool
-s3_head_object(S3Client *client, const char *key, bool *exists, long long *size, S3Error *err)
-{
-	Request		req = {.method = "HEAD", .key = key, .query = ""};
-
-	if (perform(client, &req, err))
-	{
-		*exists = true;
-		if (size)
-			*size = req.content_length;
-		return true;
-	}
-	if (err->http_status == 404)
-	{
-		*exists = false;
-		memset(err, 0, sizeof(*err));
-		return true;
-	}
-	return false;
-}
-
-bool
-s3_delete_object(S3Client *client, const char *key, S3Error *err)
-{
-	Request		req = {.method = "DELETE", .key = key, .query = ""};
 
 	return perform(client, &req, err);
 }

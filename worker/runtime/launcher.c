@@ -13,6 +13,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 
+#include "bgworker.h"
 #include "guc.h"
 #include "launcher.h"
 #include "ownership.h"
@@ -90,14 +91,9 @@ redtrack_run_engine(const Oid *relids, int ntables, EngineMode mode)
 				"the engine worker stopped before it got to this table", OUTCOME_ERROR_LEN);
 	}
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "redtrack", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "redtrack_engine_main", BGW_MAXLEN);
+	redtrack_describe_worker(&worker, "redtrack_engine_main", "redtrack engine",
+							 BGW_NEVER_RESTART);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "redtrack engine for PID %d", MyProcPid);
-	strlcpy(worker.bgw_type, "redtrack engine", BGW_MAXLEN);
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 

@@ -15,22 +15,12 @@
 
 #include "datatype/timestamp.h"
 
+#include "scheduler_status.h"
+
 extern void redtrack_shmem_install_hooks(void);
 extern bool redtrack_shmem_available(void);
 
-/* What the scheduler last did, for redtrack.worker and redtrack.status. */
-typedef struct SchedulerStatus
-{
-	pid_t		pid;			/* 0: not running */
-	TimestampTz started_at;
-	TimestampTz run_started_at;
-	TimestampTz run_finished_at;
-	TimestampTz next_run_at;
-	int			tables_run;
-	int			tables_failed;
-	char		error[512];		/* a problem with the whole run, or "" */
-} SchedulerStatus;
-
+/* The scheduler's status (scheduler_status.h), published for everyone. */
 extern void redtrack_scheduler_report(const SchedulerStatus *status);
 
 /* The scheduler publishes its latch and clears it on exit. */
