@@ -71,3 +71,14 @@ check-fresh:
 # in the environment: see the README, "Before production").
 check-redshift:
 	bash scripts/check-redshift.sh
+
+# Formatting as pgindent does (GNU indent with pgindent's options and
+# typedefs.list: scripts/indent.sh), only when asked and only what is named:
+#   make indent FILES="worker/format/csv.c worker/format/csv.h"
+# Without FILES: every C file under extension/ and worker/.
+.PHONY: indent typedefs.list
+indent:
+	bash scripts/indent.sh $(or $(FILES),$(sort $(wildcard extension/*.[ch] worker/*.[ch] worker/*/*.[ch])))
+
+typedefs.list:
+	PG_CONFIG=$(PG_CONFIG) bash scripts/indent.sh --typedefs

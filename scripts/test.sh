@@ -98,13 +98,17 @@ cleanup() {
 trap cleanup EXIT
 
 # --- C unit tests (pure C modules, no server needed) -------------------------
+# Run under AddressSanitizer and UBSan (make -C test/unit sanitize): a report
+# stops the test program, which counts as a failure even without "not ok".
 if [[ -d test/unit ]]; then
-	note "C unit tests"
-	if make -s -C test/unit >"$BUILD/unit-build.log" 2>&1; then
-		out=$(make -s -C test/unit run 2>&1) || true
+	note "C unit tests (ASan + UBSan)"
+	if make -s -C test/unit all >"$BUILD/unit-build.log" 2>&1; then
+		unit_rc=0
+		out=$(make -s -C test/unit sanitize 2>&1) || unit_rc=$?
 		echo "$out"
 		p=$(grep -c '^ok ' <<<"$out" || true)
 		f=$(grep -c '^not ok ' <<<"$out" || true)
+		if ((unit_rc != 0 && f == 0)); then f=1; fi
 		record "unit" "$p" "$f"
 	else
 		cat "$BUILD/unit-build.log"

@@ -3,18 +3,7 @@
 #include <string.h>
 
 #include "csv.h"
-
-static int	test_no = 0;
-static int	failures = 0;
-
-static void
-check(int ok, const char *what)
-{
-	test_no++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, what);
-	if (!ok)
-		failures++;
-}
+#include "tap.h"
 
 static int
 encodes_to(const char *in, size_t len, const char *expected, size_t expected_len)
@@ -168,6 +157,5 @@ main(void)
 		bytebuf_free(&b);
 	}
 
-	printf("1..%d\n", test_no);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -7,18 +7,7 @@
 #include <zlib.h>
 
 #include "gzip_stream.h"
-
-static int	test_no = 0;
-static int	failures = 0;
-
-static void
-check(int ok, const char *what)
-{
-	test_no++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, what);
-	if (!ok)
-		failures++;
-}
+#include "tap.h"
 
 /* Inflate a complete gzip member; returns the output length or -1. */
 static long
@@ -88,6 +77,5 @@ main(void)
 	check(gunzip(out.data, out.len, back, sizeof(back)) == 0, "an empty stream is a valid empty file");
 	bytebuf_free(&out);
 
-	printf("1..%d\n", test_no);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -9,18 +9,7 @@
 #include <string.h>
 
 #include "s3_xml.h"
-
-static int	test_no = 0;
-static int	failures = 0;
-
-static void
-check(int ok, const char *what)
-{
-	test_no++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, what);
-	if (!ok)
-		failures++;
-}
+#include "tap.h"
 
 static int
 text_is(char *got, const char *want)
@@ -87,6 +76,5 @@ main(void)
 							   "<Error><Code>&x;</Code></Error>", "Code"), ""),
 		  "an external entity is never read");
 
-	printf("1..%d\n", test_no);
-	return failures ? 1 : 0;
+	return tap_done();
 }

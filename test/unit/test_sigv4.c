@@ -8,18 +8,7 @@
 #include <string.h>
 
 #include "sigv4.h"
-
-static int	test_no = 0;
-static int	failures = 0;
-
-static void
-check(int ok, const char *what)
-{
-	test_no++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, what);
-	if (!ok)
-		failures++;
-}
+#include "tap.h"
 
 #define ACCESS_KEY "AKIAIOSFODNN7EXAMPLE"
 #define SECRET_KEY "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -137,6 +126,5 @@ main(void)
 	sigv4_amz_date(1369353600L, enc, sizeof(enc));
 	check(strcmp(enc, AMZ_DATE) == 0, "x-amz-date formatting");
 
-	printf("1..%d\n", test_no);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * csv.h
- *	  CSV fields as Redshift's COPY ... CSV reads them (REDSHIFT.md):
+ *	  CSV fields as Redshift's COPY ... CSV reads them (docs/REDSHIFT.md):
  *	  fields separated by ',', rows by '\n', strings always quoted with '"'
  *	  and inner quotes doubled (a quoted field may hold ',', CR and LF),
  *	  NULL as a field made of the single byte 0x00 (COPY ... NULL AS '\0').
