@@ -81,6 +81,7 @@
 #include "canonical_output.h"
 #include "delete_tracking.h"
 #include "ownership.h"
+#include "spi_util.h"
 
 PG_FUNCTION_INFO_V1(redtrack_track_deletes);
 PG_FUNCTION_INFO_V1(redtrack_deleted_keys);
@@ -265,18 +266,11 @@ is_tracked(Oid relid)
 	Datum		arg = ObjectIdGetDatum(relid);
 	int			rc;
 
-	if (tracked_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT 1 FROM redtrack.replicables "
-									   "WHERE source OPERATOR(pg_catalog.=) $1 AND track_deletes",
-									   1, &argtype);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		tracked_plan = plan;
-	}
-	rc = SPI_execute_plan(tracked_plan, &arg, NULL, true, 1);
+	rc = SPI_execute_plan(spi_kept_plan(&tracked_plan,
+										"SELECT 1 FROM redtrack.replicables "
+										"WHERE source OPERATOR(pg_catalog.=) $1 AND track_deletes",
+										1, &argtype),
+						  &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return SPI_processed > 0;
@@ -325,19 +319,12 @@ insert_keys(Oid source, KeyColumns *keys, ArrayType *values, int nrows)
 	args[2] = PointerGetDatum(values);
 	args[3] = Int32GetDatum(nrows);
 
-	if (insert_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("INSERT INTO redtrack.deleted_records "
-									   "(source, kind, key_names, keys, nkeys) "
-									   "VALUES ($1, 'delete', $2, $3, $4)",
-									   4, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		insert_plan = plan;
-	}
-	rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+	rc = SPI_execute_plan(spi_kept_plan(&insert_plan,
+										"INSERT INTO redtrack.deleted_records "
+										"(source, kind, key_names, keys, nkeys) "
+										"VALUES ($1, 'delete', $2, $3, $4)",
+										4, argtypes),
+						  args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
@@ -363,25 +350,18 @@ insert_truncate_marker(Oid source, KeyColumns *keys)
 	else
 		nulls[1] = 'n';
 
-	if (truncate_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("INSERT INTO redtrack.deleted_records "
-									   "(source, kind, key_names, nkeys) "
-									   "SELECT $1, 'truncate', $2, 0 "
-									   "WHERE NOT EXISTS (SELECT FROM redtrack.deleted_records "
-									   "  WHERE source OPERATOR(pg_catalog.=) $1 "
-									   "  AND replication_id IS NULL "
-									   "  AND kind OPERATOR(pg_catalog.=) 'truncate' "
-									   "  AND xmin OPERATOR(pg_catalog.=) "
-									   "      pg_catalog.pg_current_xact_id()::pg_catalog.xid)",
-									   2, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		truncate_plan = plan;
-	}
-	rc = SPI_execute_plan(truncate_plan, args, nulls, false, 0);
+	rc = SPI_execute_plan(spi_kept_plan(&truncate_plan,
+										"INSERT INTO redtrack.deleted_records "
+										"(source, kind, key_names, nkeys) "
+										"SELECT $1, 'truncate', $2, 0 "
+										"WHERE NOT EXISTS (SELECT FROM redtrack.deleted_records "
+										"  WHERE source OPERATOR(pg_catalog.=) $1 "
+										"  AND replication_id IS NULL "
+										"  AND kind OPERATOR(pg_catalog.=) 'truncate' "
+										"  AND xmin OPERATOR(pg_catalog.=) "
+										"      pg_catalog.pg_current_xact_id()::pg_catalog.xid)",
+										2, argtypes),
+						  args, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }

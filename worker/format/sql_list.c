@@ -52,8 +52,13 @@ sql_name_list(List *names, const char *qualifier, SqlQuoting quoting)
 	return buf.data;
 }
 
-char *
-sql_key_join(List *keys, List *exact_keys, const char *left, const char *right)
+/*
+ * Each key as a term, joined by sep: left.k = right.k (or k alone when left
+ * is NULL), with the length in bytes compared (or listed) too for exact
+ * keys.
+ */
+static char *
+key_terms(List *keys, List *exact_keys, const char *sep, const char *left, const char *right)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -62,33 +67,36 @@ sql_key_join(List *keys, List *exact_keys, const char *left, const char *right)
 	foreach(lc, keys)
 	{
 		const char *k = rs_quote_identifier(lfirst(lc));
+		bool		exact = is_exact_key(exact_keys, lfirst(lc));
 
 		if (buf.len > 0)
-			appendStringInfoString(&buf, " AND ");
-		appendStringInfo(&buf, "%s.%s = %s.%s", left, k, right, k);
-		if (is_exact_key(exact_keys, lfirst(lc)))
-			appendStringInfo(&buf, " AND OCTET_LENGTH(%s.%s) = OCTET_LENGTH(%s.%s)",
-							 left, k, right, k);
+			appendStringInfoString(&buf, sep);
+		if (left == NULL)
+		{
+			appendStringInfoString(&buf, k);
+			if (exact)
+				appendStringInfo(&buf, ", OCTET_LENGTH(%s)", k);
+		}
+		else
+		{
+			appendStringInfo(&buf, "%s.%s = %s.%s", left, k, right, k);
+			if (exact)
+				appendStringInfo(&buf, " AND OCTET_LENGTH(%s.%s) = OCTET_LENGTH(%s.%s)",
+								 left, k, right, k);
+		}
 	}
 	return buf.data;
 }
 
 char *
+sql_key_join(List *keys, List *exact_keys, const char *left, const char *right)
+{
+	Assert(left != NULL && right != NULL);
+	return key_terms(keys, exact_keys, " AND ", left, right);
+}
+
+char *
 sql_key_partition(List *keys, List *exact_keys)
 {
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, keys)
-	{
-		const char *k = rs_quote_identifier(lfirst(lc));
-
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, k);
-		if (is_exact_key(exact_keys, lfirst(lc)))
-			appendStringInfo(&buf, ", OCTET_LENGTH(%s)", k);
-	}
-	return buf.data;
+	return key_terms(keys, exact_keys, ", ", NULL, NULL);
 }

@@ -890,6 +890,24 @@ s3_delete_objects(S3Client *client, char **keys, int nkeys, S3Error *err)
 	return true;
 }
 
+/*
+ * One page of a listing (GET on the bucket with these parameters): the
+ * answer in *response, or false with err set and *response freed.
+ */
+static bool
+get_listing_page(S3Client *client, QueryParam *params, int nparams, S3Buffer *response,
+				 S3Error *err)
+{
+	char	   *query = canonical_query(params, nparams);
+	Request		req = {.method = "GET", .key = NULL, .query = query, .response = response};
+	bool		ok = perform(client, &req, err);
+
+	free(query);
+	if (!ok)
+		buffer_free(response);
+	return ok;
+}
+
 bool
 s3_list_objects(S3Client *client, const char *prefix, S3ObjectList *out, S3Error *err)
 {
@@ -901,8 +919,6 @@ s3_list_objects(S3Client *client, const char *prefix, S3ObjectList *out, S3Error
 		S3Buffer	response = {0};
 		QueryParam	params[4];
 		int			n = 0;
-		char	   *query;
-		Request		req = {.method = "GET", .key = NULL, .response = &response};
 		S3Xml	   *xml;
 		const void *contents = NULL;
 		char	   *truncated;
@@ -912,16 +928,11 @@ s3_list_objects(S3Client *client, const char *prefix, S3ObjectList *out, S3Error
 		params[n++] = (QueryParam) {"prefix", prefix};
 		if (token)
 			params[n++] = (QueryParam) {"continuation-token", token};
-		query = canonical_query(params, n);
-		req.query = query;
-		if (!perform(client, &req, err))
+		if (!get_listing_page(client, params, n, &response, err))
 		{
-			free(query);
 			free(token);
-			buffer_free(&response);
 			return false;
 		}
-		free(query);
 
 		xml = s3_xml_parse(response.data, response.len);
 		while (s3_xml_next_item(xml, "Contents", &contents))
@@ -1072,8 +1083,6 @@ s3_list_multipart_uploads(S3Client *client, const char *prefix, S3UploadList *ou
 		S3Buffer	response = {0};
 		QueryParam	params[4];
 		int			n = 0;
-		char	   *query;
-		Request		req = {.method = "GET", .key = NULL, .response = &response};
 		S3Xml	   *xml;
 		const void *upload = NULL;
 		char	   *truncated;
@@ -1085,17 +1094,12 @@ s3_list_multipart_uploads(S3Client *client, const char *prefix, S3UploadList *ou
 			params[n++] = (QueryParam) {"key-marker", key_marker};
 		if (id_marker)
 			params[n++] = (QueryParam) {"upload-id-marker", id_marker};
-		query = canonical_query(params, n);
-		req.query = query;
-		if (!perform(client, &req, err))
+		if (!get_listing_page(client, params, n, &response, err))
 		{
-			free(query);
 			free(key_marker);
 			free(id_marker);
-			buffer_free(&response);
 			return false;
 		}
-		free(query);
 
 		xml = s3_xml_parse(response.data, response.len);
 		while (s3_xml_next_item(xml, "Upload", &upload))

@@ -91,6 +91,21 @@ engine_commit_transaction(MemoryContext cxt)
  * call; put the caller's back, so what the caller allocates next does not
  * vanish at SPI_finish.
  */
+SPIPlanPtr
+spi_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
+
+		if (prepared == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(prepared);
+		*plan = prepared;
+	}
+	return *plan;
+}
+
 uint64
 spi_run(const char *sql, SpiArgs *args, bool read_only)
 {

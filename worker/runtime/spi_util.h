@@ -35,6 +35,12 @@ extern void spi_arg_float8(SpiArgs *args, double value);
 extern void engine_begin_transaction(MemoryContext cxt);
 extern void engine_commit_transaction(MemoryContext cxt);
 
+/*
+ * A statement prepared once per backend: *plan is prepared and kept
+ * (SPI_keepplan) on first use, and returned as it is afterwards.
+ */
+extern SPIPlanPtr spi_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes);
+
 /* Execute; errors on SPI failure; returns SPI_processed. */
 extern uint64 spi_run(const char *sql, SpiArgs *args, bool read_only);
 
