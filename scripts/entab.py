@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Spaces to tabs the way PostgreSQL's entab (a step of pgindent) does.
 
+With --pre, before indent: PostgreSQL's list loops (foreach(lc, list) and
+its kin) are written as for loops, so that GNU indent, which does not know
+them, indents their bodies; the normal run writes them back.
+
 Reads C on stdin, writes it on stdout: a run of spaces that reaches a tab
 stop (width 4) becomes a tab there, unless it is a single space and no whole
 tab's worth of blanks follows; string and character literals and comments are
@@ -47,7 +51,15 @@ def entab(line):
 
 # A function's return type stands alone on its line, as "char *".
 RETURN_TYPE = re.compile(r'^([A-Za-z_][^;=(){}]*?)[ \t]+(\*+)$')
+LOOP = re.compile(r'^(\s*)(foreach\w*|forboth|forthree|forfour|forfive|for_each_\w+)\((.*)\)(\s*)$')
+LOOP_BACK = re.compile(r'\bfor \( ?/\*LOOP (\w+) ?\*/ (.*);;\)')
 
-for line in sys.stdin.read().split("\n")[:-1]:
+lines = sys.stdin.read().split("\n")[:-1]
+if sys.argv[1:] == ["--pre"]:
+    for line in lines:
+        print(LOOP.sub(r"\1for (/*LOOP \2*/ \3;;)\4", line))
+    sys.exit(0)
+for line in lines:
+    line = LOOP_BACK.sub(r"\1(\2)", line)
     line = RETURN_TYPE.sub(r"\1 \2", line)
     print(entab(line))

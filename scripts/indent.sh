@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 # line breaks it finds (-hnl) and leaves comments as they are (-nfca).
 OPTS=(-bad -bap -bbb -bc -bl -bli0 -blf -bls -cli4 -cbi0 -cp33 -c33 -cd33 -nce -d0
 	-di12 -nfc1 -nfca -i4 -l79 -lc79 -lp -nip -npro -ts4 -ut -npcs -nprs
-	-psl -saf -sai -saw -nbfda -ppi0 -ss -sob0 -nsc -ncdw -nbc -cs -hnl)
+	-psl -saf -sai -saw -nbfda -ppi0 -ss -sob0 -nsc -ncdw -nbc -cs -hnl -nbbo)
 
 typedefs() {
 	local pg_includes
@@ -43,7 +43,8 @@ typedefs() {
 format_file() {
 	local f=$1 tmp
 	tmp=$(mktemp)
-	indent "${OPTS[@]}" "${TYPES[@]}" -st "$f" | python3 scripts/entab.py > "$tmp"
+	python3 scripts/entab.py --pre < "$f" | indent "${OPTS[@]}" "${TYPES[@]}" -st |
+		python3 scripts/entab.py > "$tmp"
 	# indent starts a file with a blank line when it opens with a comment
 	sed -i '1{/^$/d}' "$tmp"
 	if [[ $check ]]; then

@@ -25,7 +25,8 @@ redtrack_is_integer_type(Oid typid)
 static inline bool
 redtrack_is_time_type(Oid typid)
 {
-	return typid == DATEOID || typid == TIMESTAMPOID || typid == TIMESTAMPTZOID;
+	return typid == DATEOID || typid == TIMESTAMPOID ||
+		typid == TIMESTAMPTZOID;
 }
 
 #endif							/* REDTRACK_FIELD_TYPE_H */

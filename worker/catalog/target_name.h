@@ -32,7 +32,8 @@ extern List *redtrack_split_name(const char *name);
  * targets were normalized at registration, so they always split; anything
  * else is an internal error.
  */
-extern void redtrack_split_target(const char *target, char **schema, char **name);
+extern void redtrack_split_target(const char *target, char **schema,
+								  char **name);
 
 /*
  * A target name as the user wrote it, checked and normalized with

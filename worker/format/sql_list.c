@@ -58,7 +58,8 @@ sql_name_list(List *names, const char *qualifier, SqlQuoting quoting)
  * keys.
  */
 static char *
-key_terms(List *keys, List *exact_keys, const char *sep, const char *left, const char *right)
+key_terms(List *keys, List *exact_keys, const char *sep, const char *left,
+		  const char *right)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -81,7 +82,8 @@ key_terms(List *keys, List *exact_keys, const char *sep, const char *left, const
 		{
 			appendStringInfo(&buf, "%s.%s = %s.%s", left, k, right, k);
 			if (exact)
-				appendStringInfo(&buf, " AND OCTET_LENGTH(%s.%s) = OCTET_LENGTH(%s.%s)",
+				appendStringInfo(&buf,
+								 " AND OCTET_LENGTH(%s.%s) = OCTET_LENGTH(%s.%s)",
 								 left, k, right, k);
 		}
 	}

@@ -24,14 +24,16 @@ typedef enum SqlQuoting
 } SqlQuoting;
 
 /* "a", "b", ... (each prefixed with "qualifier." unless it is NULL). */
-extern char *sql_name_list(List *names, const char *qualifier, SqlQuoting quoting);
+extern char *sql_name_list(List *names, const char *qualifier,
+						   SqlQuoting quoting);
 
 /*
  * left."k1" = right."k1" AND ... for SQL sent to the warehouse.  Keys in
  * exact_keys are compared with their length in bytes too, for Redshift,
  * which compares VARCHAR ignoring trailing blanks.
  */
-extern char *sql_key_join(List *keys, List *exact_keys, const char *left, const char *right);
+extern char *sql_key_join(List *keys, List *exact_keys, const char *left,
+						  const char *right);
 
 /* The keys as a PARTITION BY list, with the same rule for exact_keys. */
 extern char *sql_key_partition(List *keys, List *exact_keys);

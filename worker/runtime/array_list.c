@@ -74,5 +74,6 @@ redtrack_list_to_text_array(List *strings)
 
 	foreach(lc, strings)
 		elems[i++] = CStringGetTextDatum(lfirst(lc));
-	return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false,
+										   TYPALIGN_INT));
 }

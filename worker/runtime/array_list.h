@@ -19,7 +19,8 @@
  * A one-dimensional name[] (an argument called "argument", for the
  * errors) as a List of C strings; a NULL element is an error.
  */
-extern List *redtrack_name_array_to_list(ArrayType *array, const char *argument);
+extern List *redtrack_name_array_to_list(ArrayType *array,
+										 const char *argument);
 
 /* name[] of C strings (palloc'd). */
 extern Datum redtrack_names_to_name_array(char **names, int count);

@@ -20,7 +20,8 @@
  * (also its name, until the caller sets another), restarted after
  * restart_seconds or BGW_NEVER_RESTART.
  */
-extern void redtrack_describe_worker(BackgroundWorker *worker, const char *function_name,
+extern void redtrack_describe_worker(BackgroundWorker *worker,
+									 const char *function_name,
 									 const char *type, int restart_seconds);
 
 #endif							/* REDTRACK_BGWORKER_H */
