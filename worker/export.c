@@ -34,7 +34,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "events.h"
+#include "stream.h"
 #include "export.h"
 #include "guc.h"
 #include "pipeline.h"

@@ -3,6 +3,10 @@
  * typemap.c
  *	  Column types on the warehouse, and CSV encoding of values.
  *
+ * The Redshift types redtrack names (RedshiftType) have one vocabulary
+ * here: a stream's declared fields are parsed and spelled by it, and a
+ * table's columns are mapped onto it.
+ *
  * Redshift mapping (REDSHIFT.md): integers, DECIMAL(p<=38, s<=37), REAL,
  * DOUBLE PRECISION, BOOLEAN, DATE, TIME[TZ], TIMESTAMP[TZ] map directly;
  * strings become VARCHAR sized in bytes (a UTF-8 character takes up to 4);
@@ -26,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #if PG_VERSION_NUM >= 160000
@@ -36,6 +41,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/cash.h"
@@ -52,11 +58,8 @@
 #include "csv.h"
 #include "typemap.h"
 
-#define REDSHIFT_MAX_VARCHAR 65535
 #define REDSHIFT_MAX_CHAR 4096
 #define REDSHIFT_MAX_VARBYTE 1024000
-#define REDSHIFT_MAX_PRECISION 38
-#define REDSHIFT_MAX_SCALE 37
 #define UNCONSTRAINED_PRECISION 38
 #define UNCONSTRAINED_SCALE 10
 
@@ -101,6 +104,184 @@ max_char_bytes(void)
 }
 
 /* ----------------------------------------------------------------
+ * The Redshift types redtrack names
+ * ----------------------------------------------------------------
+ */
+
+static const char *const redshift_type_names[] = {
+	[RS_VARCHAR] = "varchar(n)",
+	[RS_SMALLINT] = "smallint",
+	[RS_INTEGER] = "integer",
+	[RS_BIGINT] = "bigint",
+	[RS_BOOLEAN] = "boolean",
+	[RS_DOUBLE] = "double precision",
+	[RS_DECIMAL] = "decimal(p,s)",
+	[RS_TIMESTAMP] = "timestamp",
+	[RS_TIMESTAMPTZ] = "timestamptz",
+	[RS_DATE] = "date",
+	[RS_SUPER] = "super"
+};
+
+/* Other names of the types without modifiers, as PostgreSQL spells them. */
+static const struct
+{
+	const char *name;
+	RedshiftTypeKind kind;
+}			redshift_type_aliases[] = {
+	{"smallint", RS_SMALLINT}, {"int2", RS_SMALLINT},
+	{"integer", RS_INTEGER}, {"int", RS_INTEGER}, {"int4", RS_INTEGER},
+	{"bigint", RS_BIGINT}, {"int8", RS_BIGINT},
+	{"boolean", RS_BOOLEAN}, {"bool", RS_BOOLEAN},
+	{"double precision", RS_DOUBLE}, {"float8", RS_DOUBLE},
+	{"timestamp", RS_TIMESTAMP}, {"timestamp without time zone", RS_TIMESTAMP},
+	{"timestamptz", RS_TIMESTAMPTZ}, {"timestamp with time zone", RS_TIMESTAMPTZ},
+	{"date", RS_DATE},
+	{"super", RS_SUPER}
+};
+
+char *
+redshift_normalize_spelling(const char *s)
+{
+	StringInfoData out;
+	bool		space = false;
+
+	initStringInfo(&out);
+	for (; *s; s++)
+	{
+		if (*s == ' ' || *s == '\t' || *s == '\n')
+		{
+			space = true;
+			continue;
+		}
+		if (space && out.len > 0 && isalpha((unsigned char) *s) &&
+			isalpha((unsigned char) out.data[out.len - 1]))
+			appendStringInfoChar(&out, ' ');
+		space = false;
+		appendStringInfoChar(&out, pg_ascii_tolower((unsigned char) *s));
+	}
+	return out.data;
+}
+
+RedshiftTypeParse
+redshift_type_parse(const char *spec, RedshiftType *type)
+{
+	char	   *t = redshift_normalize_spelling(spec);
+	int			a,
+				b;
+	char		tail;
+
+	memset(type, 0, sizeof(*type));
+	if (sscanf(t, "varchar(%d)%c", &a, &tail) == 1 ||
+		sscanf(t, "character varying(%d)%c", &a, &tail) == 1)
+	{
+		type->kind = RS_VARCHAR;
+		type->length = a;
+		return (a < 1 || a > REDSHIFT_MAX_VARCHAR) ? RS_PARSE_BAD_LENGTH : RS_PARSE_OK;
+	}
+	if (sscanf(t, "decimal(%d,%d)%c", &a, &b, &tail) == 2 ||
+		sscanf(t, "numeric(%d,%d)%c", &a, &b, &tail) == 2)
+	{
+		type->kind = RS_DECIMAL;
+		type->precision = a;
+		type->scale = b;
+		return (a < 1 || a > REDSHIFT_MAX_PRECISION || b < 0 || b > a || b > REDSHIFT_MAX_SCALE)
+			? RS_PARSE_BAD_DECIMAL : RS_PARSE_OK;
+	}
+	for (int i = 0; i < lengthof(redshift_type_aliases); i++)
+	{
+		if (strcmp(t, redshift_type_aliases[i].name) == 0)
+		{
+			type->kind = redshift_type_aliases[i].kind;
+			return RS_PARSE_OK;
+		}
+	}
+	return RS_PARSE_UNKNOWN;
+}
+
+const char *
+redshift_type_name(RedshiftTypeKind kind)
+{
+	return redshift_type_names[kind];
+}
+
+char *
+redshift_type_spelling(const RedshiftType *type)
+{
+	switch (type->kind)
+	{
+		case RS_VARCHAR:
+			return psprintf("varchar(%d)", type->length);
+		case RS_DECIMAL:
+			return psprintf("decimal(%d,%d)", type->precision, type->scale);
+		default:
+			return pstrdup(redshift_type_names[type->kind]);
+	}
+}
+
+char *
+redshift_type_sql(const RedshiftType *type, bool postgres_dialect)
+{
+	char	   *upper;
+
+	switch (type->kind)
+	{
+		case RS_VARCHAR:
+			return psprintf("VARCHAR(%d)", type->length);
+		case RS_DECIMAL:
+			return psprintf("DECIMAL(%d,%d)", type->precision, type->scale);
+		case RS_SUPER:
+			return postgres_dialect ? "JSONB" : "SUPER";
+		default:
+			upper = pstrdup(redshift_type_names[type->kind]);
+			for (char *p = upper; *p; p++)
+				*p = pg_ascii_toupper((unsigned char) *p);
+			return upper;
+	}
+}
+
+Oid
+redshift_type_local(const RedshiftType *type, int32 *typmod)
+{
+	*typmod = -1;
+	switch (type->kind)
+	{
+		case RS_VARCHAR:
+			return TEXTOID;
+		case RS_SMALLINT:
+			return INT2OID;
+		case RS_INTEGER:
+			return INT4OID;
+		case RS_BIGINT:
+			return INT8OID;
+		case RS_BOOLEAN:
+			return BOOLOID;
+		case RS_DOUBLE:
+			return FLOAT8OID;
+		case RS_DECIMAL:
+			*typmod = ((type->precision << 16) | type->scale) + VARHDRSZ;
+			return NUMERICOID;
+		case RS_TIMESTAMP:
+			return TIMESTAMPOID;
+		case RS_TIMESTAMPTZ:
+			return TIMESTAMPTZOID;
+		case RS_DATE:
+			return DATEOID;
+		case RS_SUPER:
+			return JSONBOID;
+	}
+	return TEXTOID;
+}
+
+/* The warehouse type of a kind without modifiers, for the table mapping. */
+static char *
+simple_type(RedshiftTypeKind kind)
+{
+	RedshiftType type = {.kind = kind};
+
+	return redshift_type_sql(&type, false);
+}
+
+/* ----------------------------------------------------------------
  * Type mapping
  * ----------------------------------------------------------------
  */
@@ -108,10 +289,13 @@ max_char_bytes(void)
 static char *
 varchar_type(int bytes, int *max_length)
 {
+	RedshiftType type = {.kind = RS_VARCHAR};
+
 	if (bytes <= 0 || bytes > REDSHIFT_MAX_VARCHAR)
 		bytes = REDSHIFT_MAX_VARCHAR;
 	*max_length = bytes;
-	return psprintf("VARCHAR(%d)", bytes);
+	type.length = bytes;
+	return redshift_type_sql(&type, false);
 }
 
 /*
@@ -157,39 +341,45 @@ redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length,
 	{
 		case INT2OID:
 			*encoding = ENC_INTEGER;
-			return "SMALLINT";
+			return simple_type(RS_SMALLINT);
 		case INT4OID:
 			*encoding = ENC_INTEGER;
-			return "INTEGER";
+			return simple_type(RS_INTEGER);
 		case INT8OID:
 		case OIDOID:
 			*encoding = ENC_INTEGER;
-			return "BIGINT";
+			return simple_type(RS_BIGINT);
 		case BOOLOID:
 			*encoding = ENC_BOOL;
-			return "BOOLEAN";
+			return simple_type(RS_BOOLEAN);
 		case FLOAT4OID:
 			*encoding = ENC_FLOAT;
 			return "REAL";
 		case FLOAT8OID:
 			*encoding = ENC_FLOAT;
-			return "DOUBLE PRECISION";
+			return simple_type(RS_DOUBLE);
 		case NUMERICOID:
 			*encoding = ENC_NUMERIC;
-			redshift_decimal(typmod, decimal_precision, decimal_scale);
-			return psprintf("DECIMAL(%d,%d)", *decimal_precision, *decimal_scale);
+			{
+				RedshiftType type = {.kind = RS_DECIMAL};
+
+				redshift_decimal(typmod, decimal_precision, decimal_scale);
+				type.precision = *decimal_precision;
+				type.scale = *decimal_scale;
+				return redshift_type_sql(&type, false);
+			}
 		case CASHOID:
 			*encoding = ENC_MONEY_NUMERIC;
 			return "DECIMAL(19,2)";
 		case DATEOID:
 			*encoding = ENC_DATE;
-			return "DATE";
+			return simple_type(RS_DATE);
 		case TIMESTAMPOID:
 			*encoding = ENC_TIMESTAMP;
-			return "TIMESTAMP";
+			return simple_type(RS_TIMESTAMP);
 		case TIMESTAMPTZOID:
 			*encoding = ENC_TIMESTAMPTZ;
-			return "TIMESTAMPTZ";
+			return simple_type(RS_TIMESTAMPTZ);
 		case TIMEOID:
 			*encoding = ENC_GENERIC;
 			return "TIME";
@@ -198,7 +388,7 @@ redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length,
 			return "TIMETZ";
 		case INTERVALOID:
 			*encoding = ENC_INTERVAL_MICROS;
-			return "BIGINT";
+			return simple_type(RS_BIGINT);
 		case BYTEAOID:
 			*encoding = ENC_BYTEA_HEX;
 			*max_length = REDSHIFT_MAX_VARBYTE;
