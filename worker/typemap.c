@@ -861,6 +861,211 @@ append_unrepresentable(ByteBuf *out, ColumnMap *col, bool nan, bool negative,
 		append_clamped_text(out, negative ? "-" FLOAT8_MAX_TEXT : FLOAT8_MAX_TEXT);
 }
 
+static void
+encode_numeric(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	       EncodeCounters *counters)
+{
+	Numeric		n = DatumGetNumeric(value);
+	char	   *text;
+
+	if (postgres_dialect)
+	{
+		text = OutputFunctionCall(&col->output, value);
+		bytebuf_append(out, text, strlen(text));
+		return;
+	}
+	text = OutputFunctionCall(&col->output, value);
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+	{
+		/* DECIMAL has neither */
+		append_unrepresentable(out, col, numeric_is_nan(n), text[0] == '-', counters);
+		return;
+	}
+
+	/*
+	 * Round the fraction to the column's scale (as Redshift would,
+	 * but counted), and never let a value whose integer digits the
+	 * column cannot hold fail the COPY.
+	 */
+	switch (csv_append_decimal(out, text, strlen(text),
+							   col->decimal_precision, col->decimal_scale))
+	{
+		case DECIMAL_EXACT:
+			break;
+		case DECIMAL_ROUNDED:
+			counters->truncated++;
+			break;
+		case DECIMAL_OVERFLOW:
+			append_unrepresentable(out, col, false, text[0] == '-', counters);
+			break;
+	}
+}
+
+static void
+encode_float(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	     EncodeCounters *counters)
+{
+	char	   *text;
+
+	/*
+	 * Redshift's COPY reads a floating-point field only in standard
+	 * (12.123) or exponential (1.0E4) form ("Preparing your input
+	 * data", docs.aws.amazon.com/redshift/latest/dg/
+	 * t_preparing-input-data.html), and REAL and DOUBLE PRECISION
+	 * list no special values (r_Numeric_types201.html): NaN and
+	 * infinities become NULL, counted.
+	 */
+	if (!postgres_dialect)
+	{
+		double		d = (col->typid == FLOAT4OID)
+			? (double) DatumGetFloat4(value) : DatumGetFloat8(value);
+
+		if (isnan(d) || isinf(d))
+		{
+			append_unrepresentable(out, col, isnan(d), d < 0, counters);
+			return;
+		}
+	}
+	text = OutputFunctionCall(&col->output, value);
+	bytebuf_append(out, text, strlen(text));
+}
+
+static void
+encode_date(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	    EncodeCounters *counters)
+{
+	DateADT		d = DatumGetDateADT(value);
+
+	if (DATE_NOT_FINITE(d) || !julian_in_range(d + POSTGRES_EPOCH_JDATE))
+	{
+		if (postgres_dialect)
+			append_generic(out, col, value, SIZE_MAX, counters);
+		else
+			append_clamped(out, (DATE_IS_NOBEGIN(d) || d < 0) ? CLAMP_MIN_DATE
+						   : CLAMP_MAX_DATE, counters);
+	}
+	else
+		append_date(out, d + POSTGRES_EPOCH_JDATE);
+}
+
+static void
+encode_interval(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+		EncodeCounters *counters)
+{
+	Interval   *iv = DatumGetIntervalP(value);
+	int64		years = iv->month / MONTHS_PER_YEAR;
+	int64		months = iv->month % MONTHS_PER_YEAR;
+	int64		micros;
+	int64		part;
+	bool		overflow;
+	char		buf[MAXINT8LEN + 1];
+
+#if PG_VERSION_NUM >= 170000
+	/* 17's infinite intervals: BIGINT has none, so clamp as dates do */
+	if (INTERVAL_NOT_FINITE(iv))
+	{
+		counters->clamped++;
+		bytebuf_append(out, buf,
+					   pg_lltoa(INTERVAL_IS_NOEND(iv) ? PG_INT64_MAX : PG_INT64_MIN, buf));
+		return;
+	}
+#endif
+	/* EXTRACT(EPOCH FROM interval): a year is 365.25 days */
+	overflow = pg_mul_s64_overflow(years, (int64) 31557600 * USECS_PER_SEC, &micros);
+	overflow |= pg_mul_s64_overflow(months, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &part) ||
+		pg_add_s64_overflow(micros, part, &micros);
+	overflow |= pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
+		pg_add_s64_overflow(micros, part, &micros);
+	overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
+	if (overflow && col->not_null)
+	{
+		/*
+		 * NULL would fail the load: BIGINT's bound, with the sign
+		 * of the largest unit
+		 */
+		bool		negative = iv->month != 0 ? iv->month < 0
+			: iv->day != 0 ? iv->day < 0 : iv->time < 0;
+
+		counters->clamped++;
+		bytebuf_append(out, buf, pg_lltoa(negative ? PG_INT64_MIN : PG_INT64_MAX, buf));
+	}
+	else if (overflow)
+	{
+		counters->clamped++;
+		bytebuf_append_char(out, CSV_NULL_MARKER);
+	}
+	else
+		bytebuf_append(out, buf, pg_lltoa(micros, buf));
+}
+
+static void
+encode_bytea(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	     EncodeCounters *counters)
+{
+	bytea	   *b = DatumGetByteaPP(value);
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+	size_t		limit = REDSHIFT_MAX_VARBYTE;
+	size_t		room = record_room(out, col, postgres_dialect, counters) / 2;
+
+	/*
+	 * COPY loads an empty field of any type but CHAR and VARCHAR
+	 * as NULL (EMPTYASNULL in copy-parameters-data-conversion):
+	 * an empty VARBYTE cannot arrive as such.  Say so: NULL, or
+	 * in a NOT NULL column (which would refuse NULL) the shortest
+	 * value it loads, one zero byte; counted.
+	 */
+	if (len == 0)
+	{
+		counters->clamped++;
+		if (col->not_null)
+			bytebuf_append(out, "00", 2);
+		else
+			bytebuf_append_char(out, CSV_NULL_MARKER);
+		return;
+	}
+	if (col->max_length > 0)
+		limit = Min(limit, (size_t) col->max_length);
+	if (len > Min(limit, room))
+	{
+		len = Min(limit, room);
+		counters->truncated++;
+	}
+	if (len > 0)
+		csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
+	else if (col->not_null)
+		bytebuf_append(out, "00", 2);	/* within the field's reserve */
+	else
+		bytebuf_append_char(out, CSV_NULL_MARKER);
+}
+
+static void
+encode_timestamp(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+		 EncodeCounters *counters)
+{
+	Timestamp	ts = DatumGetTimestamp(value);
+	size_t		start = out->len;
+
+	if (!TIMESTAMP_NOT_FINITE(ts) && append_timestamp(out, ts))
+	{
+		if (col->encoding == ENC_TIMESTAMPTZ)
+			bytebuf_append(out, "+00", 3);
+	}
+	else if (postgres_dialect)
+	{
+		out->len = start;
+		/* the worker's TimeZone is UTC: this is the UTC text */
+		append_generic(out, col, value, SIZE_MAX, counters);
+	}
+	else
+	{
+		out->len = start;
+		append_clamped(out, (TIMESTAMP_IS_NOBEGIN(ts) || ts < 0)
+					   ? CLAMP_MIN_TIMESTAMP : CLAMP_MAX_TIMESTAMP, counters);
+		if (col->encoding == ENC_TIMESTAMPTZ)
+			bytebuf_append(out, "+00", 3);
+	}
+}
+
 void
 redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 					  bool postgres_dialect, EncodeCounters *counters)
@@ -900,70 +1105,11 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 			bytebuf_append_char(out, DatumGetBool(value) ? 't' : 'f');
 			break;
 		case ENC_NUMERIC:
-			{
-				Numeric		n = DatumGetNumeric(value);
-				char	   *text;
-
-				if (postgres_dialect)
-				{
-					text = OutputFunctionCall(&col->output, value);
-					bytebuf_append(out, text, strlen(text));
-					break;
-				}
-				text = OutputFunctionCall(&col->output, value);
-				if (numeric_is_nan(n) || numeric_is_inf(n))
-				{
-					/* DECIMAL has neither */
-					append_unrepresentable(out, col, numeric_is_nan(n), text[0] == '-', counters);
-					break;
-				}
-
-				/*
-				 * Round the fraction to the column's scale (as Redshift would,
-				 * but counted), and never let a value whose integer digits the
-				 * column cannot hold fail the COPY.
-				 */
-				switch (csv_append_decimal(out, text, strlen(text),
-										   col->decimal_precision, col->decimal_scale))
-				{
-					case DECIMAL_EXACT:
-						break;
-					case DECIMAL_ROUNDED:
-						counters->truncated++;
-						break;
-					case DECIMAL_OVERFLOW:
-						append_unrepresentable(out, col, false, text[0] == '-', counters);
-						break;
-				}
-				break;
-			}
+			encode_numeric(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_FLOAT:
-			{
-				char	   *text;
-
-				/*
-				 * Redshift's COPY reads a floating-point field only in standard
-				 * (12.123) or exponential (1.0E4) form ("Preparing your input
-				 * data", docs.aws.amazon.com/redshift/latest/dg/
-				 * t_preparing-input-data.html), and REAL and DOUBLE PRECISION
-				 * list no special values (r_Numeric_types201.html): NaN and
-				 * infinities become NULL, counted.
-				 */
-				if (!postgres_dialect)
-				{
-					double		d = (col->typid == FLOAT4OID)
-						? (double) DatumGetFloat4(value) : DatumGetFloat8(value);
-
-					if (isnan(d) || isinf(d))
-					{
-						append_unrepresentable(out, col, isnan(d), d < 0, counters);
-						break;
-					}
-				}
-				text = OutputFunctionCall(&col->output, value);
-				bytebuf_append(out, text, strlen(text));
-				break;
-			}
+			encode_float(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_MONEY_NUMERIC:
 			{
 				char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -973,133 +1119,18 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				break;
 			}
 		case ENC_DATE:
-			{
-				DateADT		d = DatumGetDateADT(value);
-
-				if (DATE_NOT_FINITE(d) || !julian_in_range(d + POSTGRES_EPOCH_JDATE))
-				{
-					if (postgres_dialect)
-						append_generic(out, col, value, SIZE_MAX, counters);
-					else
-						append_clamped(out, (DATE_IS_NOBEGIN(d) || d < 0) ? CLAMP_MIN_DATE
-									   : CLAMP_MAX_DATE, counters);
-				}
-				else
-					append_date(out, d + POSTGRES_EPOCH_JDATE);
-				break;
-			}
+			encode_date(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_TIMESTAMP:
 		case ENC_TIMESTAMPTZ:
-			{
-				Timestamp	ts = DatumGetTimestamp(value);
-				size_t		start = out->len;
-
-				if (!TIMESTAMP_NOT_FINITE(ts) && append_timestamp(out, ts))
-				{
-					if (col->encoding == ENC_TIMESTAMPTZ)
-						bytebuf_append(out, "+00", 3);
-				}
-				else if (postgres_dialect)
-				{
-					out->len = start;
-					/* the worker's TimeZone is UTC: this is the UTC text */
-					append_generic(out, col, value, SIZE_MAX, counters);
-				}
-				else
-				{
-					out->len = start;
-					append_clamped(out, (TIMESTAMP_IS_NOBEGIN(ts) || ts < 0)
-								   ? CLAMP_MIN_TIMESTAMP : CLAMP_MAX_TIMESTAMP, counters);
-					if (col->encoding == ENC_TIMESTAMPTZ)
-						bytebuf_append(out, "+00", 3);
-				}
-				break;
-			}
+			encode_timestamp(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_INTERVAL_MICROS:
-			{
-				Interval   *iv = DatumGetIntervalP(value);
-				int64		years = iv->month / MONTHS_PER_YEAR;
-				int64		months = iv->month % MONTHS_PER_YEAR;
-				int64		micros;
-				int64		part;
-				bool		overflow;
-
-#if PG_VERSION_NUM >= 170000
-				/* 17's infinite intervals: BIGINT has none, so clamp as dates do */
-				if (INTERVAL_NOT_FINITE(iv))
-				{
-					counters->clamped++;
-					bytebuf_append(out, buf,
-								   pg_lltoa(INTERVAL_IS_NOEND(iv) ? PG_INT64_MAX : PG_INT64_MIN, buf));
-					break;
-				}
-#endif
-				/* EXTRACT(EPOCH FROM interval): a year is 365.25 days */
-				overflow = pg_mul_s64_overflow(years, (int64) 31557600 * USECS_PER_SEC, &micros);
-				overflow |= pg_mul_s64_overflow(months, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &part) ||
-					pg_add_s64_overflow(micros, part, &micros);
-				overflow |= pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
-					pg_add_s64_overflow(micros, part, &micros);
-				overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
-				if (overflow && col->not_null)
-				{
-					/*
-					 * NULL would fail the load: BIGINT's bound, with the sign
-					 * of the largest unit
-					 */
-					bool		negative = iv->month != 0 ? iv->month < 0
-						: iv->day != 0 ? iv->day < 0 : iv->time < 0;
-
-					counters->clamped++;
-					bytebuf_append(out, buf, pg_lltoa(negative ? PG_INT64_MIN : PG_INT64_MAX, buf));
-				}
-				else if (overflow)
-				{
-					counters->clamped++;
-					bytebuf_append_char(out, CSV_NULL_MARKER);
-				}
-				else
-					bytebuf_append(out, buf, pg_lltoa(micros, buf));
-				break;
-			}
+			encode_interval(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_BYTEA_HEX:
-			{
-				bytea	   *b = DatumGetByteaPP(value);
-				size_t		len = VARSIZE_ANY_EXHDR(b);
-				size_t		limit = REDSHIFT_MAX_VARBYTE;
-				size_t		room = record_room(out, col, postgres_dialect, counters) / 2;
-
-				/*
-				 * COPY loads an empty field of any type but CHAR and VARCHAR
-				 * as NULL (EMPTYASNULL in copy-parameters-data-conversion):
-				 * an empty VARBYTE cannot arrive as such.  Say so: NULL, or
-				 * in a NOT NULL column (which would refuse NULL) the shortest
-				 * value it loads, one zero byte; counted.
-				 */
-				if (len == 0)
-				{
-					counters->clamped++;
-					if (col->not_null)
-						bytebuf_append(out, "00", 2);
-					else
-						bytebuf_append_char(out, CSV_NULL_MARKER);
-					break;
-				}
-				if (col->max_length > 0)
-					limit = Min(limit, (size_t) col->max_length);
-				if (len > Min(limit, room))
-				{
-					len = Min(limit, room);
-					counters->truncated++;
-				}
-				if (len > 0)
-					csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
-				else if (col->not_null)
-					bytebuf_append(out, "00", 2);	/* within the field's reserve */
-				else
-					bytebuf_append_char(out, CSV_NULL_MARKER);
-				break;
-			}
+			encode_bytea(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_TEXT:
 			{
 				text	   *t = DatumGetTextPP(value);
