@@ -28,10 +28,12 @@
 
 #include "events.h"
 #include "ownership.h"
+#include "spi_util.h"
 #include "stream.h"
 
 PG_FUNCTION_INFO_V1(rrr_write);
 PG_FUNCTION_INFO_V1(rrr_write_batch);
+PG_FUNCTION_INFO_V1(rrr_requeue_rejected);
 
 #define WRITER_ROLE "redtrack_writer"
 
@@ -296,4 +298,74 @@ rrr_write_batch(PG_FUNCTION_ARGS)
 	}
 	report_truncation(name, truncated);
 	PG_RETURN_INT64(n);
+}
+
+/* ----------------------------------------------------------------
+ * rrr_requeue_rejected
+ * ----------------------------------------------------------------
+ */
+
+static void
+requeue_error_context(void *arg)
+{
+	errcontext("rejected event " INT64_FORMAT, *(int64 *) arg);
+}
+
+/*
+ * rrr_requeue_rejected(stream, ids bigint[] DEFAULT NULL): events the drain
+ * set aside (all of the stream's, or those ids) go back into the queue, as
+ * they were written, in their order; the next drain enriches them again.
+ * They get new event ids.  An event that no longer meets the stream's
+ * rules stops the call, and nothing is re-queued.
+ */
+Datum
+rrr_requeue_rejected(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	StreamEntry *s;
+	SpiArgs		args = {0};
+	OwnerScope	scope;
+	SPITupleTable *rows;
+	uint64		n;
+	int			truncated = 0;
+	int64		id = 0;
+	ErrorContextCallback callback;
+
+	redtrack_require_admin("re-queue rejected events");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("stream name must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	s = lookup_stream(name);
+
+	SPI_connect();
+	redtrack_enter_owner_scope(&scope);
+	spi_arg_text(&args, name);
+	args.types[args.n] = INT8ARRAYOID;
+	args.values[args.n] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	args.nulls[args.n++] = PG_ARGISNULL(1) ? 'n' : ' ';
+	n = spi_run("WITH taken AS (DELETE FROM redtrack.rejected_events "
+				"WHERE stream OPERATOR(pg_catalog.=) $1 "
+				"AND ($2 IS NULL OR event_id OPERATOR(pg_catalog.=) ANY ($2)) "
+				"RETURNING event_id, event) "
+				"SELECT event_id, event FROM taken ORDER BY event_id", &args, false);
+	rows = SPI_tuptable;
+	callback.callback = requeue_error_context;
+	callback.arg = &id;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		id = DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull));
+		(void) write_event(s, DatumGetJsonbP(SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &isnull)),
+						   &truncated);
+	}
+	error_context_stack = callback.previous;
+	redtrack_leave_owner_scope(&scope);
+	SPI_finish();
+	report_truncation(name, truncated);
+	PG_RETURN_INT64((int64) n);
 }

@@ -12,18 +12,23 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
 
 #include "events.h"
 #include "ownership.h"
@@ -49,6 +54,7 @@ typedef struct StreamRequest
 	bool		lenient;
 	char	   *definition;		/* normalized */
 	char	   *registrant;		/* the role that defines it */
+	Oid			enrich;			/* the enricher, or InvalidOid */
 } StreamRequest;
 
 static char *
@@ -143,10 +149,14 @@ create_stream(StreamRequest *req)
 	spi_arg_text(&args, stream_queue_table(name));
 	spi_arg_text(&args, quote_identifier(name));
 	spi_arg_text(&args, req->registrant);
+	spi_arg_oid(&args, req->enrich);
+	args.nulls[args.n - 1] = OidIsValid(req->enrich) ? ' ' : 'n';
 	spi_run("INSERT INTO redtrack.replicables (source, strategy, target_table, registered_by) "
 			"VALUES ($6::pg_catalog.regclass, 'queue', $7, $8)", &args, false);
-	spi_run("INSERT INTO redtrack.streams (name, queue_table, columns, sortkey, distkey, lenient) "
-			"VALUES ($1, $6::pg_catalog.regclass, $2::jsonb, $3::name[], $4, $5)", &args, false);
+	spi_run("INSERT INTO redtrack.streams (name, queue_table, columns, sortkey, distkey, lenient, "
+			"enrich, enrich_role) "
+			"VALUES ($1, $6::pg_catalog.regclass, $2::jsonb, $3::name[], $4, $5, "
+			"$9::pg_catalog.regprocedure, CASE WHEN $9 IS NOT NULL THEN $8 END)", &args, false);
 }
 
 /* Redefinition refuses whatever is not an addition. */
@@ -212,8 +222,12 @@ redefine_stream(StreamRequest *req, StreamField *old, int nold)
 	spi_arg_text(&args, name);
 	spi_arg_text(&args, req->definition);
 	spi_arg_bool(&args, req->lenient);
+	spi_arg_oid(&args, req->enrich);
+	args.nulls[args.n - 1] = OidIsValid(req->enrich) ? ' ' : 'n';
+	spi_arg_text(&args, req->registrant);
 	/* The next drain adds the new fields to the Redshift table. */
 	spi_run("UPDATE redtrack.streams SET columns = $2::jsonb, lenient = $3, "
+			"enrich = $4::pg_catalog.regprocedure, enrich_role = CASE WHEN $4 IS NOT NULL THEN $5 END, "
 			"updated_at = pg_catalog.now() WHERE name = $1", &args, false);
 
 	/*
@@ -223,6 +237,42 @@ redefine_stream(StreamRequest *req, StreamField *old, int nold)
 	 * against the old definition.
 	 */
 	CacheInvalidateRelcacheByRelid(get_relname_relid(name, get_namespace_oid(STREAMS_SCHEMA, false)));
+}
+
+/*
+ * An enricher takes the event and returns it: (jsonb) -> jsonb, a plain
+ * function, which the role defining the stream may run (the drain runs it
+ * with that role's rights).
+ */
+static void
+check_enricher(const char *stream, Oid fn)
+{
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	bool		fits;
+	AclResult	acl;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", fn)));
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	fits = proc->prokind == PROKIND_FUNCTION && !proc->proretset && proc->pronargs == 1 &&
+		proc->proargtypes.values[0] == JSONBOID && proc->prorettype == JSONBOID;
+	ReleaseSysCache(tuple);
+	if (!fits)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("enricher %s of stream \"%s\" is not a function (jsonb) -> jsonb",
+						format_procedure(fn), stream),
+				 errhint("An enricher takes the event as jsonb and returns it, enriched, as jsonb.")));
+#if PG_VERSION_NUM >= 160000
+	acl = object_aclcheck(ProcedureRelationId, fn, GetUserId(), ACL_EXECUTE);
+#else
+	acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+#endif
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
 }
 
 Datum
@@ -244,6 +294,7 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 	req.sortkey = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	req.distkey = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	req.lenient = PG_ARGISNULL(4) ? false : PG_GETARG_BOOL(4);
+	req.enrich = (PG_NARGS() > 5 && !PG_ARGISNULL(5)) ? PG_GETARG_OID(5) : InvalidOid;
 	if (req.name[0] == '\0' || strlen(req.name) >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
@@ -255,6 +306,8 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 	if (req.distkey)
 		stream_check_distkey(req.name, req.distkey, req.fields, req.nfields);
 	req.definition = stream_normalized_definition(req.columns, req.fields, req.nfields);
+	if (OidIsValid(req.enrich))
+		check_enricher(req.name, req.enrich);
 	req.registrant = GetUserNameFromId(GetUserId(), false);
 
 	SPI_connect();
@@ -323,7 +376,16 @@ rrr_drop_stream(PG_FUNCTION_ARGS)
 				 errmsg("stream \"%s\" has " INT64_FORMAT " events not yet loaded", name, waiting),
 				 errhint("Replicate them first, or call rrr_drop_stream('%s', force => true) to discard them.",
 						 name)));
-	/* The registration, history and queue table go; the Redshift table stays. */
+	/* Set-aside events are not loaded either: they wait to be re-queued. */
+	spi_run("SELECT pg_catalog.count(*) FROM redtrack.rejected_events WHERE stream = $1", &args, true);
+	waiting = spi_get_int8(0, 1, NULL);
+	if (waiting > 0 && !force)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stream \"%s\" has " INT64_FORMAT " rejected events", name, waiting),
+				 errhint("Re-queue them with rrr_requeue_rejected('%s') once its enricher is fixed, "
+						 "or call rrr_drop_stream('%s', force => true) to discard them.", name, name)));
+	/* The registration, history, set-aside events and queue table go; the Redshift table stays. */
 	spi_run("DELETE FROM redtrack.streams WHERE name = $1", &args, false);
 	spi_run(psprintf("DROP TABLE %s", stream_queue_table(name)), NULL, false);
 	redtrack_leave_owner_scope(&scope);

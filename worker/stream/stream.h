@@ -23,6 +23,7 @@
 #define REDTRACK_STREAM_H
 
 #include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 #include "typemap.h"
@@ -125,5 +126,46 @@ extern Datum stream_field_value(const char *stream, StreamField *f, JsonbValue *
  */
 extern void stream_event_values(StreamDef *s, Jsonb *event, Datum *values, char *nulls,
 								int *truncated);
+
+/* ---- enrichment in the drain (stream_enrich.c) ---- */
+
+/*
+ * A stream may name an enricher, a function (jsonb) -> jsonb that the drain
+ * applies to each event before loading it.  It runs with the rights of the
+ * role that defined the stream, in a security-restricted operation, each
+ * event in a subtransaction of its own: an event whose enrichment fails,
+ * or whose enriched form breaks the stream's rules, is set aside in
+ * redtrack.rejected_events with the error, and the drain goes on.
+ */
+typedef struct StreamEnricher StreamEnricher;
+
+/*
+ * The enricher of the stream whose queue table is queue_relid, for a drain
+ * whose rows carry columns (of ColumnMap *, named as the queue's columns)
+ * in that order; NULL when the stream has none.  Call inside SPI; the
+ * enricher lives in CurrentMemoryContext.
+ */
+extern StreamEnricher *stream_enricher_open(Oid queue_relid, List *columns);
+
+/*
+ * One row of the drain (values and isnull in the columns' order) through
+ * the enricher.  Returns false when the event was set aside; otherwise
+ * *out_values and *out_isnull are the enriched row, valid until the next
+ * call, and values cut to their declared length are added to *truncated.
+ */
+extern bool stream_enrich_row(StreamEnricher *e, Datum *values, bool *isnull, int64 event_id,
+							  Datum **out_values, bool **out_isnull, int64 *truncated);
+
+/* ---- names (stream_resolve.c) ---- */
+
+/*
+ * rrr_replicate, rrr_export and rrr_import name tables as text: each name
+ * is a table, read in the caller's search_path as regclass would, or a
+ * stream's name, which stands for its queue table.  A name that means
+ * both a table and a stream is an error.  Afterwards search_path is pinned
+ * to pg_catalog, pg_temp until the calling function returns (its own SET
+ * clause's level), as every other function of the extension has it.
+ */
+extern Oid *stream_resolve_tables(ArrayType *names, int *n);
 
 #endif							/* REDTRACK_STREAM_H */
