@@ -161,6 +161,33 @@ remember(++$i, $i, $_) for @bad;
 arrived('after the fix, every event arrived, enriched, once');
 
 # ---------------------------------------------------------------------------
+# A cancel stops the drain: it is no enrichment error, and sets nothing aside.
+# ---------------------------------------------------------------------------
+my $slow = "slow_" . substr(target_schema(), -12);
+warehouse_sql(qq{DROP TABLE IF EXISTS "$slow"});
+sql(qq{
+CREATE FUNCTION public.enrich_slow(e jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$f\$
+BEGIN PERFORM pg_sleep(0.2); RETURN e; END \$f\$;
+SELECT rrr_define_stream('$slow', '{"id": {"type": "bigint"}}', enrich => 'public.enrich_slow(jsonb)');
+SELECT count(rrr_write('$slow', jsonb_build_object('id', g))) FROM generate_series(1, 100) g;});
+my $session = $node->background_psql('postgres', on_error_stop => 0);
+$session->query_until(qr/started/, "\\echo started\nSELECT state FROM rrr_replicate('$slow');\n");
+my $engine;
+ok(wait_until(sub {
+	$engine = sql(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'redtrack engine' AND wait_event = 'PgSleep'});
+	return $engine ne '';
+}, 30, 'the enricher running'), 'the drain runs the slow enricher');
+sql("SELECT pg_cancel_backend($engine)");
+ok(wait_until(sub {
+	sql(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'redtrack engine'}) eq '0';
+}, 30, 'the engine to stop'), 'a cancel stops the drain');
+$session->quit;
+is(sql(qq{SELECT count(*) FROM redtrack.rejected_events WHERE stream = '$slow'}), 0, 'no event was set aside');
+is(sql(qq{SELECT count(*) FROM redtrack_streams."$slow"}), 100, 'every event still waits in the queue');
+sql(q{CREATE OR REPLACE FUNCTION public.enrich_slow(e jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT e'});
+is(sql(qq{SELECT state || '|' || rows FROM rrr_replicate('$slow')}), 'imported|100', 'the next drain loads them');
+
+# ---------------------------------------------------------------------------
 # Names: a stream's name, its queue table, and a name that is both.
 # ---------------------------------------------------------------------------
 write_events(2001, 2010);

@@ -343,6 +343,10 @@ stream_enrich_row(StreamEnricher *e, Datum *values, bool *isnull, int64 event_id
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(e->row_cxt);
 		CurrentResourceOwner = owner;
+		/* A cancel or a shutdown stops the drain, not one event. */
+		if (error->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(error);
 	}
 	PG_END_TRY();
 
