@@ -149,14 +149,10 @@ create_stream(StreamRequest *req)
 	spi_arg_text(&args, stream_queue_table(name));
 	spi_arg_text(&args, quote_identifier(name));
 	spi_arg_text(&args, req->registrant);
-	spi_arg_oid(&args, req->enrich);
-	args.nulls[args.n - 1] = OidIsValid(req->enrich) ? ' ' : 'n';
 	spi_run("INSERT INTO redtrack.replicables (source, strategy, target_table, registered_by) "
 			"VALUES ($6::pg_catalog.regclass, 'queue', $7, $8)", &args, false);
-	spi_run("INSERT INTO redtrack.streams (name, queue_table, columns, sortkey, distkey, lenient, "
-			"enrich, enrich_role) "
-			"VALUES ($1, $6::pg_catalog.regclass, $2::jsonb, $3::name[], $4, $5, "
-			"$9::pg_catalog.regprocedure, CASE WHEN $9 IS NOT NULL THEN $8 END)", &args, false);
+	spi_run("INSERT INTO redtrack.streams (name, queue_table, columns, sortkey, distkey, lenient) "
+			"VALUES ($1, $6::pg_catalog.regclass, $2::jsonb, $3::name[], $4, $5)", &args, false);
 }
 
 /* Redefinition refuses whatever is not an addition. */
@@ -222,12 +218,8 @@ redefine_stream(StreamRequest *req, StreamField *old, int nold)
 	spi_arg_text(&args, name);
 	spi_arg_text(&args, req->definition);
 	spi_arg_bool(&args, req->lenient);
-	spi_arg_oid(&args, req->enrich);
-	args.nulls[args.n - 1] = OidIsValid(req->enrich) ? ' ' : 'n';
-	spi_arg_text(&args, req->registrant);
 	/* The next drain adds the new fields to the Redshift table. */
 	spi_run("UPDATE redtrack.streams SET columns = $2::jsonb, lenient = $3, "
-			"enrich = $4::pg_catalog.regprocedure, enrich_role = CASE WHEN $4 IS NOT NULL THEN $5 END, "
 			"updated_at = pg_catalog.now() WHERE name = $1", &args, false);
 
 	/*
@@ -273,6 +265,32 @@ check_enricher(const char *stream, Oid fn)
 #endif
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
+}
+
+/*
+ * The enricher, and the role it runs as: the one defining the stream now
+ * (in SPI, as owner).  A definition states its enricher: none, none.
+ */
+static void
+store_enricher(StreamRequest *req)
+{
+	SpiArgs		args = {0};
+
+	if (!stream_catalog_has_enrichment())
+	{
+		if (OidIsValid(req->enrich))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("enrichment needs redtrack 0.6"),
+					 errhint("Run ALTER EXTENSION redtrack UPDATE.")));
+		return;
+	}
+	spi_arg_text(&args, req->name);
+	spi_arg_oid(&args, req->enrich);
+	args.nulls[1] = OidIsValid(req->enrich) ? ' ' : 'n';
+	spi_arg_text(&args, req->registrant);
+	spi_run("UPDATE redtrack.streams SET enrich = $2::pg_catalog.regprocedure, "
+			"enrich_role = CASE WHEN $2 IS NOT NULL THEN $3 END WHERE name = $1", &args, false);
 }
 
 Datum
@@ -321,6 +339,7 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 		check_only_additions(&req, old, nold, old_sortkey, old_distkey);
 		redefine_stream(&req, old, nold);
 	}
+	store_enricher(&req);
 	redtrack_leave_owner_scope(&scope);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -377,8 +396,12 @@ rrr_drop_stream(PG_FUNCTION_ARGS)
 				 errhint("Replicate them first, or call rrr_drop_stream('%s', force => true) to discard them.",
 						 name)));
 	/* Set-aside events are not loaded either: they wait to be re-queued. */
-	spi_run("SELECT pg_catalog.count(*) FROM redtrack.rejected_events WHERE stream = $1", &args, true);
-	waiting = spi_get_int8(0, 1, NULL);
+	waiting = 0;
+	if (stream_catalog_has_enrichment())
+	{
+		spi_run("SELECT pg_catalog.count(*) FROM redtrack.rejected_events WHERE stream = $1", &args, true);
+		waiting = spi_get_int8(0, 1, NULL);
+	}
 	if (waiting > 0 && !force)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

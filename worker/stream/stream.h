@@ -102,6 +102,14 @@ extern StreamField *stream_read_definition(const char *name, int *nfields,
 extern void stream_load_def(StreamDef *def, MemoryContext parent);
 extern void stream_release_def(StreamDef *def);
 
+/*
+ * Whether the installed catalog has enrichment (redtrack 0.6:
+ * redtrack.streams.enrich, redtrack.rejected_events).  The library can be
+ * newer than the extension's installed version until ALTER EXTENSION
+ * UPDATE runs; streams work there as they did, without enrichment.
+ */
+extern bool stream_catalog_has_enrichment(void);
+
 /* The Redshift CREATE TABLE of a stream (also used by the engine). */
 extern char *redtrack_stream_ddl(const char *stream);
 

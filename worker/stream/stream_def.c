@@ -13,11 +13,13 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "guc.h"
@@ -430,6 +432,16 @@ stream_load_def(StreamDef *def, MemoryContext parent)
 	for (int i = 0; i < def->nfields; i++)
 		if (def->fields[i].type.kind == RS_DOUBLE)
 			def->has_double = true;
+}
+
+bool
+stream_catalog_has_enrichment(void)
+{
+	Oid			schema = get_namespace_oid("redtrack", true);
+	Oid			streams = OidIsValid(schema) ? get_relname_relid("streams", schema) : InvalidOid;
+
+	return OidIsValid(streams) && get_attnum(streams, "enrich") != InvalidAttrNumber &&
+		OidIsValid(get_relname_relid("rejected_events", schema));
 }
 
 /* ----------------------------------------------------------------

@@ -82,6 +82,8 @@ stream_enricher_open(Oid queue_relid, List *columns)
 	int			c = 0;
 	bool		isnull;
 
+	if (!stream_catalog_has_enrichment())
+		return NULL;
 	spi_arg_oid(&args, queue_relid);
 	if (spi_run("SELECT name, enrich::pg_catalog.oid, enrich_role FROM redtrack.streams "
 				"WHERE queue_table::pg_catalog.oid OPERATOR(pg_catalog.=) $1 AND enrich IS NOT NULL",
