@@ -234,7 +234,11 @@ run_variadic(FunctionCallInfo fcinfo, EngineMode mode, const char *action)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("table list must not be NULL")));
-	relids = relids_from_array(PG_GETARG_ARRAYTYPE_P(0), &n);
+	/* events: the text overload's names may be streams (worker/stream/stream_resolve.c) */
+	if (ARR_ELEMTYPE(PG_GETARG_ARRAYTYPE_P(0)) == TEXTOID)
+		relids = stream_resolve_tables(PG_GETARG_ARRAYTYPE_P(0), &n);
+	else
+		relids = relids_from_array(PG_GETARG_ARRAYTYPE_P(0), &n);
 	return run_and_report(fcinfo, relids, n, mode);
 }
 

@@ -16,6 +16,119 @@
 -- ---------------------------------------------------------------------------
 -- Section C: event streams (enrichment, rejected events, stream names)
 
+-- A stream may name an enricher, a function (jsonb) -> jsonb the drain
+-- applies to each event before loading it, with the rights of the role
+-- that defined the stream (enrich_role).
+ALTER TABLE redtrack.streams
+	ADD COLUMN enrich regprocedure,
+	ADD COLUMN enrich_role name,
+	ADD CHECK ((enrich IS NULL) = (enrich_role IS NULL));
+
+-- Events the drain set aside: the enricher raised an error or returned
+-- something else than a JSON object, or the enriched event broke the
+-- stream's rules.  The event is as it was queued; rrr_requeue_rejected
+-- queues it again.
+CREATE TABLE redtrack.rejected_events (
+	stream text NOT NULL REFERENCES redtrack.streams (name) ON DELETE CASCADE,
+	event_id bigint NOT NULL,
+	event jsonb NOT NULL,
+	error text NOT NULL,
+	rejected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (stream, event_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('redtrack.rejected_events', '');
+REVOKE ALL ON redtrack.rejected_events FROM PUBLIC;
+GRANT SELECT ON redtrack.rejected_events TO redtrack_admin;
+
+DROP FUNCTION @extschema@.rrr_define_stream(text, jsonb, text, text, boolean);
+CREATE FUNCTION @extschema@.rrr_define_stream(name text, columns jsonb,
+											   sortkey text DEFAULT NULL,
+											   distkey text DEFAULT NULL,
+											   lenient boolean DEFAULT false,
+											   enrich regprocedure DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'rrr_define_stream'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.rrr_define_stream(text, jsonb, text, text, boolean, regprocedure) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rrr_define_stream(text, jsonb, text, text, boolean, regprocedure) TO redtrack_admin;
+
+CREATE FUNCTION @extschema@.rrr_requeue_rejected(stream text, ids bigint[] DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'rrr_requeue_rejected'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.rrr_requeue_rejected(text, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rrr_requeue_rejected(text, bigint[]) TO redtrack_admin;
+
+-- rrr_replicate, rrr_export and rrr_import also take a stream's name: an
+-- overload on text, which a quoted literal chooses.  Its names are read in
+-- the caller's search_path (as regclass would be), so it must not be
+-- pinned by the loop at the end of this script; its own SET clause (jit,
+-- which nothing here uses) keeps the loop off it, and the function pins
+-- search_path itself once the names are read (stream_resolve_tables).
+CREATE FUNCTION @extschema@.rrr_replicate(VARIADIC tables text[])
+RETURNS TABLE (source regclass, replication_id bigint, state text, rows bigint, error text)
+AS 'MODULE_PATHNAME', 'rrr_replicate'
+LANGUAGE C VOLATILE SET jit = off;
+CREATE FUNCTION @extschema@.rrr_export(VARIADIC tables text[])
+RETURNS TABLE (source regclass, replication_id bigint, state text, rows bigint, error text)
+AS 'MODULE_PATHNAME', 'rrr_export'
+LANGUAGE C VOLATILE SET jit = off;
+CREATE FUNCTION @extschema@.rrr_import(VARIADIC tables text[])
+RETURNS TABLE (source regclass, replication_id bigint, state text, rows bigint, error text)
+AS 'MODULE_PATHNAME', 'rrr_import'
+LANGUAGE C VOLATILE SET jit = off;
+REVOKE ALL ON FUNCTION @extschema@.rrr_replicate(text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.rrr_export(text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.rrr_import(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rrr_replicate(text[]) TO redtrack_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.rrr_export(text[]) TO redtrack_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.rrr_import(text[]) TO redtrack_admin;
+
+-- status counts each stream's rejected events.
+CREATE OR REPLACE VIEW redtrack.status AS
+SELECT r.source,
+	   r.strategy,
+	   r.target_table AS target,
+	   r.replication_field,
+	   r.key_columns,
+	   r.track_deletes,
+	   r.every,
+	   done.imported_at AS last_imported_at,
+	   done.next_first AS watermark,
+	   -- everything committed before this snapshot has reached the warehouse
+	   pg_catalog.now() - done.snapshot_at AS lag,
+	   last.id AS last_replication_id,
+	   last.state AS last_state,
+	   last.error AS last_error,
+	   last.retries AS last_retries,
+	   last.rows AS last_rows,
+	   last.bytes AS last_bytes,
+	   last.files AS last_files,
+	   CASE
+		   WHEN w.pid IS NULL THEN NULL
+		   WHEN last.id IS NULL OR r.every IS NULL
+				OR last.state NOT IN ('imported', 'canceled') THEN w.next_run_at
+		   ELSE greatest(last.created_at + r.every, w.next_run_at)
+	   END AS next_due,
+	   (SELECT pg_catalog.sum(d.nkeys) FROM redtrack.deleted_records AS d
+		WHERE d.source = r.source AND d.kind = 'delete') AS pending_deletes,
+	   backlog.events AS backlog,
+	   backlog.oldest_age AS oldest_event_age,
+	   w.error AS worker_error,
+	   (SELECT pg_catalog.count(*) FROM redtrack.rejected_events AS x
+		JOIN redtrack.streams AS s ON s.name = x.stream
+		WHERE s.queue_table = r.source AND r.strategy = 'queue') AS rejected_events
+FROM redtrack.replicables AS r
+	 LEFT JOIN LATERAL (SELECT * FROM redtrack.replications AS p
+						WHERE p.source = r.source
+						ORDER BY p.id DESC LIMIT 1) AS last ON true
+	 LEFT JOIN LATERAL (SELECT * FROM redtrack.replications AS p
+						WHERE p.source = r.source AND p.state = 'imported'
+						ORDER BY p.id DESC LIMIT 1) AS done ON true
+	 LEFT JOIN LATERAL (SELECT * FROM redtrack.stream_backlog(r.source)
+						WHERE r.strategy = 'queue') AS backlog ON true
+	 LEFT JOIN redtrack.worker AS w ON w.database = pg_catalog.current_database();
+
 -- (end of section C)
 
 -- ---------------------------------------------------------------------------

@@ -156,6 +156,52 @@ SQL
 wait_for_sync
 counts
 
+say "events enriched in the drain: device class from the user agent, country from IP ranges"
+"${SRC[@]}" <<'SQL'
+SET client_min_messages = warning;
+\o /dev/null
+DROP TABLE IF EXISTS public.demo_ip_ranges;
+CREATE TABLE public.demo_ip_ranges (first_ip inet NOT NULL, last_ip inet NOT NULL, country char(2) NOT NULL);
+INSERT INTO public.demo_ip_ranges VALUES
+    ('192.0.2.0', '192.0.2.255', 'DE'), ('198.51.100.0', '198.51.100.255', 'FR'),
+    ('203.0.113.0', '203.0.113.255', 'JP');
+-- The tracker sends the raw user agent and IP; the worker's drain adds the
+-- rest, with the rights of whoever defined the stream.
+CREATE OR REPLACE FUNCTION public.demo_enrich_page_view(e jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT e || jsonb_build_object(
+        'device', CASE WHEN e->>'user_agent' IS NULL THEN NULL
+                       WHEN e->>'user_agent' ~* '(ipad|tablet)' THEN 'tablet'
+                       WHEN e->>'user_agent' ~* '(mobi|iphone|android)' THEN 'mobile'
+                       WHEN e->>'user_agent' ~* '(bot|crawler|spider)' THEN 'bot'
+                       ELSE 'desktop' END,
+        'country', (SELECT r.country FROM public.demo_ip_ranges AS r
+                    WHERE (e->>'ip')::inet BETWEEN r.first_ip AND r.last_ip))
+$$;
+-- The stream gains the raw fields, and those only the enricher fills.
+SELECT rrr_define_stream('page_views', '{
+    "user_id": {"type": "bigint", "constraint": "not null"},
+    "path": {"type": "varchar(128)", "constraint": "not null"},
+    "referrer": {"type": "varchar(256)"},
+    "at": {"type": "timestamptz", "constraint": "not null"},
+    "user_agent": {"type": "varchar(512)"},
+    "ip": {"type": "varchar(45)"},
+    "device": {"type": "varchar(16)"},
+    "country": {"type": "varchar(2)"}}',
+    sortkey => 'at', distkey => 'user_id', enrich => 'public.demo_enrich_page_view(jsonb)');
+SELECT count(rrr_write('page_views', jsonb_build_object('user_id', g, 'path', '/landing', 'at', now(),
+    'user_agent', (ARRAY['Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148',
+                         'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0',
+                         'Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X)',
+                         'Googlebot/2.1 (+http://www.google.com/bot.html)'])[1 + g % 4],
+    'ip', (ARRAY['192.0.2.', '198.51.100.', '203.0.113.', '10.1.2.'])[1 + g % 3 + g % 2] || (g % 250))))
+FROM generate_series(1, 1000) g \gset
+SQL
+wait_for_sync
+"${DWH[@]}" -c "SELECT device, country, count(*) FROM public.page_views WHERE path = '/landing'
+                GROUP BY 1, 2 ORDER BY 1, 2"
+"${SRC[@]}" -c "SELECT source, backlog, rejected_events FROM redtrack.status WHERE strategy = 'queue'"
+
 say "a failure at 3 a.m.: S3 refuses every upload"
 S3_ADMIN=http://127.0.0.1:$REDTRACK_S3_PORT/_admin/faults
 curl -sf -X PUT -H 'content-type: application/json' -d '{"refuse_writes": true}' "$S3_ADMIN" >/dev/null

@@ -24,7 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "engine.h"
-#include "events.h"
+#include "stream.h"
 #include "export.h"
 #include "guc.h"
 #include "loader.h"

@@ -34,7 +34,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "events.h"
+#include "stream.h"
 #include "export.h"
 #include "guc.h"
 #include "pipeline.h"
@@ -91,6 +91,13 @@ typedef struct ExportDest
 	int64		range_first;
 	int64		range_last;
 	StringInfoData ranges;		/* int8multirange text */
+
+	/*
+	 * events: a stream's enricher (worker/stream/stream_enrich.c), or NULL.
+	 * Events it sets aside are not written, but their ids are noted: the
+	 * queue deletes them with the rest once the drain is loaded.
+	 */
+	StreamEnricher *enricher;
 } ExportDest;
 
 static void
@@ -169,18 +176,32 @@ export_receive(TupleTableSlot *slot, DestReceiver *self)
 	ByteBuf    *buf;
 	MemoryContext old;
 	int			slice = dest->next_slice;
+	Datum	   *values;
+	bool	   *isnull;
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
+	/* events: enrichment; an event set aside is carried, not written */
+	if (dest->enricher != NULL &&
+		!stream_enrich_row(dest->enricher, values, isnull,
+						   DatumGetInt64(slot->tts_values[dest->ncolumns]),
+						   &values, &isnull, &dest->counters.truncated))
+	{
+		note_id(dest, DatumGetInt64(slot->tts_values[dest->ncolumns]));
+		return true;
+	}
 
 	if (dest->pipeline == NULL)
 		dest->pipeline = start_pipeline(&dest->config);
 
-	slot_getallattrs(slot);
 	buf = pipeline_buffer(dest->pipeline, slice);
 	old = MemoryContextSwitchTo(dest->row_context);
 	for (int i = 0; i < dest->ncolumns; i++)
 	{
 		if (i > 0)
 			bytebuf_append_char(buf, ',');
-		redtrack_encode_value(buf, dest->columns[i], slot->tts_values[i], slot->tts_isnull[i],
+		redtrack_encode_value(buf, dest->columns[i], values[i], isnull[i],
 							  dest->postgres_dialect, &dest->counters);
 	}
 	bytebuf_append_char(buf, '\n');
@@ -578,6 +599,8 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 		run->rows.track_ids = true;
 		initStringInfo(&run->rows.ranges);
 		appendStringInfoChar(&run->rows.ranges, '{');
+		/* events: the stream's enricher, if it has one */
+		run->rows.enricher = stream_enricher_open(run->r->relid, layout->columns);
 	}
 
 	memset(&options, 0, sizeof(options));
@@ -597,7 +620,8 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 	{
 		end_id_range(&run->rows);
 		appendStringInfoChar(&run->rows.ranges, '}');
-		run->rep->queue_ids = run->rows.rows > 0 ? run->rows.ranges.data : NULL;
+		/* events: set-aside events are carried too (have_range), not only rows */
+		run->rep->queue_ids = run->rows.have_range ? run->rows.ranges.data : NULL;
 	}
 	return run->rows.rows;
 }

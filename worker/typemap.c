@@ -3,6 +3,10 @@
  * typemap.c
  *	  Column types on the warehouse, and CSV encoding of values.
  *
+ * The Redshift types redtrack names (RedshiftType) have one vocabulary
+ * here: a stream's declared fields are parsed and spelled by it, and a
+ * table's columns are mapped onto it.
+ *
  * Redshift mapping (REDSHIFT.md): integers, DECIMAL(p<=38, s<=37), REAL,
  * DOUBLE PRECISION, BOOLEAN, DATE, TIME[TZ], TIMESTAMP[TZ] map directly;
  * strings become VARCHAR sized in bytes (a UTF-8 character takes up to 4);
@@ -26,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #if PG_VERSION_NUM >= 160000
@@ -36,6 +41,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/cash.h"
@@ -52,11 +58,8 @@
 #include "csv.h"
 #include "typemap.h"
 
-#define REDSHIFT_MAX_VARCHAR 65535
 #define REDSHIFT_MAX_CHAR 4096
 #define REDSHIFT_MAX_VARBYTE 1024000
-#define REDSHIFT_MAX_PRECISION 38
-#define REDSHIFT_MAX_SCALE 37
 #define UNCONSTRAINED_PRECISION 38
 #define UNCONSTRAINED_SCALE 10
 
@@ -101,6 +104,184 @@ max_char_bytes(void)
 }
 
 /* ----------------------------------------------------------------
+ * The Redshift types redtrack names
+ * ----------------------------------------------------------------
+ */
+
+static const char *const redshift_type_names[] = {
+	[RS_VARCHAR] = "varchar(n)",
+	[RS_SMALLINT] = "smallint",
+	[RS_INTEGER] = "integer",
+	[RS_BIGINT] = "bigint",
+	[RS_BOOLEAN] = "boolean",
+	[RS_DOUBLE] = "double precision",
+	[RS_DECIMAL] = "decimal(p,s)",
+	[RS_TIMESTAMP] = "timestamp",
+	[RS_TIMESTAMPTZ] = "timestamptz",
+	[RS_DATE] = "date",
+	[RS_SUPER] = "super"
+};
+
+/* Other names of the types without modifiers, as PostgreSQL spells them. */
+static const struct
+{
+	const char *name;
+	RedshiftTypeKind kind;
+}			redshift_type_aliases[] = {
+	{"smallint", RS_SMALLINT}, {"int2", RS_SMALLINT},
+	{"integer", RS_INTEGER}, {"int", RS_INTEGER}, {"int4", RS_INTEGER},
+	{"bigint", RS_BIGINT}, {"int8", RS_BIGINT},
+	{"boolean", RS_BOOLEAN}, {"bool", RS_BOOLEAN},
+	{"double precision", RS_DOUBLE}, {"float8", RS_DOUBLE},
+	{"timestamp", RS_TIMESTAMP}, {"timestamp without time zone", RS_TIMESTAMP},
+	{"timestamptz", RS_TIMESTAMPTZ}, {"timestamp with time zone", RS_TIMESTAMPTZ},
+	{"date", RS_DATE},
+	{"super", RS_SUPER}
+};
+
+char *
+redshift_normalize_spelling(const char *s)
+{
+	StringInfoData out;
+	bool		space = false;
+
+	initStringInfo(&out);
+	for (; *s; s++)
+	{
+		if (*s == ' ' || *s == '\t' || *s == '\n')
+		{
+			space = true;
+			continue;
+		}
+		if (space && out.len > 0 && isalpha((unsigned char) *s) &&
+			isalpha((unsigned char) out.data[out.len - 1]))
+			appendStringInfoChar(&out, ' ');
+		space = false;
+		appendStringInfoChar(&out, pg_ascii_tolower((unsigned char) *s));
+	}
+	return out.data;
+}
+
+RedshiftTypeParse
+redshift_type_parse(const char *spec, RedshiftType *type)
+{
+	char	   *t = redshift_normalize_spelling(spec);
+	int			a,
+				b;
+	char		tail;
+
+	memset(type, 0, sizeof(*type));
+	if (sscanf(t, "varchar(%d)%c", &a, &tail) == 1 ||
+		sscanf(t, "character varying(%d)%c", &a, &tail) == 1)
+	{
+		type->kind = RS_VARCHAR;
+		type->length = a;
+		return (a < 1 || a > REDSHIFT_MAX_VARCHAR) ? RS_PARSE_BAD_LENGTH : RS_PARSE_OK;
+	}
+	if (sscanf(t, "decimal(%d,%d)%c", &a, &b, &tail) == 2 ||
+		sscanf(t, "numeric(%d,%d)%c", &a, &b, &tail) == 2)
+	{
+		type->kind = RS_DECIMAL;
+		type->precision = a;
+		type->scale = b;
+		return (a < 1 || a > REDSHIFT_MAX_PRECISION || b < 0 || b > a || b > REDSHIFT_MAX_SCALE)
+			? RS_PARSE_BAD_DECIMAL : RS_PARSE_OK;
+	}
+	for (int i = 0; i < lengthof(redshift_type_aliases); i++)
+	{
+		if (strcmp(t, redshift_type_aliases[i].name) == 0)
+		{
+			type->kind = redshift_type_aliases[i].kind;
+			return RS_PARSE_OK;
+		}
+	}
+	return RS_PARSE_UNKNOWN;
+}
+
+const char *
+redshift_type_name(RedshiftTypeKind kind)
+{
+	return redshift_type_names[kind];
+}
+
+char *
+redshift_type_spelling(const RedshiftType *type)
+{
+	switch (type->kind)
+	{
+		case RS_VARCHAR:
+			return psprintf("varchar(%d)", type->length);
+		case RS_DECIMAL:
+			return psprintf("decimal(%d,%d)", type->precision, type->scale);
+		default:
+			return pstrdup(redshift_type_names[type->kind]);
+	}
+}
+
+char *
+redshift_type_sql(const RedshiftType *type, bool postgres_dialect)
+{
+	char	   *upper;
+
+	switch (type->kind)
+	{
+		case RS_VARCHAR:
+			return psprintf("VARCHAR(%d)", type->length);
+		case RS_DECIMAL:
+			return psprintf("DECIMAL(%d,%d)", type->precision, type->scale);
+		case RS_SUPER:
+			return postgres_dialect ? "JSONB" : "SUPER";
+		default:
+			upper = pstrdup(redshift_type_names[type->kind]);
+			for (char *p = upper; *p; p++)
+				*p = pg_ascii_toupper((unsigned char) *p);
+			return upper;
+	}
+}
+
+Oid
+redshift_type_local(const RedshiftType *type, int32 *typmod)
+{
+	*typmod = -1;
+	switch (type->kind)
+	{
+		case RS_VARCHAR:
+			return TEXTOID;
+		case RS_SMALLINT:
+			return INT2OID;
+		case RS_INTEGER:
+			return INT4OID;
+		case RS_BIGINT:
+			return INT8OID;
+		case RS_BOOLEAN:
+			return BOOLOID;
+		case RS_DOUBLE:
+			return FLOAT8OID;
+		case RS_DECIMAL:
+			*typmod = ((type->precision << 16) | type->scale) + VARHDRSZ;
+			return NUMERICOID;
+		case RS_TIMESTAMP:
+			return TIMESTAMPOID;
+		case RS_TIMESTAMPTZ:
+			return TIMESTAMPTZOID;
+		case RS_DATE:
+			return DATEOID;
+		case RS_SUPER:
+			return JSONBOID;
+	}
+	return TEXTOID;
+}
+
+/* The warehouse type of a kind without modifiers, for the table mapping. */
+static char *
+simple_type(RedshiftTypeKind kind)
+{
+	RedshiftType type = {.kind = kind};
+
+	return redshift_type_sql(&type, false);
+}
+
+/* ----------------------------------------------------------------
  * Type mapping
  * ----------------------------------------------------------------
  */
@@ -108,10 +289,13 @@ max_char_bytes(void)
 static char *
 varchar_type(int bytes, int *max_length)
 {
+	RedshiftType type = {.kind = RS_VARCHAR};
+
 	if (bytes <= 0 || bytes > REDSHIFT_MAX_VARCHAR)
 		bytes = REDSHIFT_MAX_VARCHAR;
 	*max_length = bytes;
-	return psprintf("VARCHAR(%d)", bytes);
+	type.length = bytes;
+	return redshift_type_sql(&type, false);
 }
 
 /*
@@ -157,39 +341,45 @@ redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length,
 	{
 		case INT2OID:
 			*encoding = ENC_INTEGER;
-			return "SMALLINT";
+			return simple_type(RS_SMALLINT);
 		case INT4OID:
 			*encoding = ENC_INTEGER;
-			return "INTEGER";
+			return simple_type(RS_INTEGER);
 		case INT8OID:
 		case OIDOID:
 			*encoding = ENC_INTEGER;
-			return "BIGINT";
+			return simple_type(RS_BIGINT);
 		case BOOLOID:
 			*encoding = ENC_BOOL;
-			return "BOOLEAN";
+			return simple_type(RS_BOOLEAN);
 		case FLOAT4OID:
 			*encoding = ENC_FLOAT;
 			return "REAL";
 		case FLOAT8OID:
 			*encoding = ENC_FLOAT;
-			return "DOUBLE PRECISION";
+			return simple_type(RS_DOUBLE);
 		case NUMERICOID:
 			*encoding = ENC_NUMERIC;
-			redshift_decimal(typmod, decimal_precision, decimal_scale);
-			return psprintf("DECIMAL(%d,%d)", *decimal_precision, *decimal_scale);
+			{
+				RedshiftType type = {.kind = RS_DECIMAL};
+
+				redshift_decimal(typmod, decimal_precision, decimal_scale);
+				type.precision = *decimal_precision;
+				type.scale = *decimal_scale;
+				return redshift_type_sql(&type, false);
+			}
 		case CASHOID:
 			*encoding = ENC_MONEY_NUMERIC;
 			return "DECIMAL(19,2)";
 		case DATEOID:
 			*encoding = ENC_DATE;
-			return "DATE";
+			return simple_type(RS_DATE);
 		case TIMESTAMPOID:
 			*encoding = ENC_TIMESTAMP;
-			return "TIMESTAMP";
+			return simple_type(RS_TIMESTAMP);
 		case TIMESTAMPTZOID:
 			*encoding = ENC_TIMESTAMPTZ;
-			return "TIMESTAMPTZ";
+			return simple_type(RS_TIMESTAMPTZ);
 		case TIMEOID:
 			*encoding = ENC_GENERIC;
 			return "TIME";
@@ -198,7 +388,7 @@ redshift_type(Oid typid, int32 typmod, ValueEncoding *encoding, int *max_length,
 			return "TIMETZ";
 		case INTERVALOID:
 			*encoding = ENC_INTERVAL_MICROS;
-			return "BIGINT";
+			return simple_type(RS_BIGINT);
 		case BYTEAOID:
 			*encoding = ENC_BYTEA_HEX;
 			*max_length = REDSHIFT_MAX_VARBYTE;
@@ -671,6 +861,211 @@ append_unrepresentable(ByteBuf *out, ColumnMap *col, bool nan, bool negative,
 		append_clamped_text(out, negative ? "-" FLOAT8_MAX_TEXT : FLOAT8_MAX_TEXT);
 }
 
+static void
+encode_numeric(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	       EncodeCounters *counters)
+{
+	Numeric		n = DatumGetNumeric(value);
+	char	   *text;
+
+	if (postgres_dialect)
+	{
+		text = OutputFunctionCall(&col->output, value);
+		bytebuf_append(out, text, strlen(text));
+		return;
+	}
+	text = OutputFunctionCall(&col->output, value);
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+	{
+		/* DECIMAL has neither */
+		append_unrepresentable(out, col, numeric_is_nan(n), text[0] == '-', counters);
+		return;
+	}
+
+	/*
+	 * Round the fraction to the column's scale (as Redshift would,
+	 * but counted), and never let a value whose integer digits the
+	 * column cannot hold fail the COPY.
+	 */
+	switch (csv_append_decimal(out, text, strlen(text),
+							   col->decimal_precision, col->decimal_scale))
+	{
+		case DECIMAL_EXACT:
+			break;
+		case DECIMAL_ROUNDED:
+			counters->truncated++;
+			break;
+		case DECIMAL_OVERFLOW:
+			append_unrepresentable(out, col, false, text[0] == '-', counters);
+			break;
+	}
+}
+
+static void
+encode_float(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	     EncodeCounters *counters)
+{
+	char	   *text;
+
+	/*
+	 * Redshift's COPY reads a floating-point field only in standard
+	 * (12.123) or exponential (1.0E4) form ("Preparing your input
+	 * data", docs.aws.amazon.com/redshift/latest/dg/
+	 * t_preparing-input-data.html), and REAL and DOUBLE PRECISION
+	 * list no special values (r_Numeric_types201.html): NaN and
+	 * infinities become NULL, counted.
+	 */
+	if (!postgres_dialect)
+	{
+		double		d = (col->typid == FLOAT4OID)
+			? (double) DatumGetFloat4(value) : DatumGetFloat8(value);
+
+		if (isnan(d) || isinf(d))
+		{
+			append_unrepresentable(out, col, isnan(d), d < 0, counters);
+			return;
+		}
+	}
+	text = OutputFunctionCall(&col->output, value);
+	bytebuf_append(out, text, strlen(text));
+}
+
+static void
+encode_date(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	    EncodeCounters *counters)
+{
+	DateADT		d = DatumGetDateADT(value);
+
+	if (DATE_NOT_FINITE(d) || !julian_in_range(d + POSTGRES_EPOCH_JDATE))
+	{
+		if (postgres_dialect)
+			append_generic(out, col, value, SIZE_MAX, counters);
+		else
+			append_clamped(out, (DATE_IS_NOBEGIN(d) || d < 0) ? CLAMP_MIN_DATE
+						   : CLAMP_MAX_DATE, counters);
+	}
+	else
+		append_date(out, d + POSTGRES_EPOCH_JDATE);
+}
+
+static void
+encode_interval(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+		EncodeCounters *counters)
+{
+	Interval   *iv = DatumGetIntervalP(value);
+	int64		years = iv->month / MONTHS_PER_YEAR;
+	int64		months = iv->month % MONTHS_PER_YEAR;
+	int64		micros;
+	int64		part;
+	bool		overflow;
+	char		buf[MAXINT8LEN + 1];
+
+#if PG_VERSION_NUM >= 170000
+	/* 17's infinite intervals: BIGINT has none, so clamp as dates do */
+	if (INTERVAL_NOT_FINITE(iv))
+	{
+		counters->clamped++;
+		bytebuf_append(out, buf,
+					   pg_lltoa(INTERVAL_IS_NOEND(iv) ? PG_INT64_MAX : PG_INT64_MIN, buf));
+		return;
+	}
+#endif
+	/* EXTRACT(EPOCH FROM interval): a year is 365.25 days */
+	overflow = pg_mul_s64_overflow(years, (int64) 31557600 * USECS_PER_SEC, &micros);
+	overflow |= pg_mul_s64_overflow(months, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &part) ||
+		pg_add_s64_overflow(micros, part, &micros);
+	overflow |= pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
+		pg_add_s64_overflow(micros, part, &micros);
+	overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
+	if (overflow && col->not_null)
+	{
+		/*
+		 * NULL would fail the load: BIGINT's bound, with the sign
+		 * of the largest unit
+		 */
+		bool		negative = iv->month != 0 ? iv->month < 0
+			: iv->day != 0 ? iv->day < 0 : iv->time < 0;
+
+		counters->clamped++;
+		bytebuf_append(out, buf, pg_lltoa(negative ? PG_INT64_MIN : PG_INT64_MAX, buf));
+	}
+	else if (overflow)
+	{
+		counters->clamped++;
+		bytebuf_append_char(out, CSV_NULL_MARKER);
+	}
+	else
+		bytebuf_append(out, buf, pg_lltoa(micros, buf));
+}
+
+static void
+encode_bytea(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+	     EncodeCounters *counters)
+{
+	bytea	   *b = DatumGetByteaPP(value);
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+	size_t		limit = REDSHIFT_MAX_VARBYTE;
+	size_t		room = record_room(out, col, postgres_dialect, counters) / 2;
+
+	/*
+	 * COPY loads an empty field of any type but CHAR and VARCHAR
+	 * as NULL (EMPTYASNULL in copy-parameters-data-conversion):
+	 * an empty VARBYTE cannot arrive as such.  Say so: NULL, or
+	 * in a NOT NULL column (which would refuse NULL) the shortest
+	 * value it loads, one zero byte; counted.
+	 */
+	if (len == 0)
+	{
+		counters->clamped++;
+		if (col->not_null)
+			bytebuf_append(out, "00", 2);
+		else
+			bytebuf_append_char(out, CSV_NULL_MARKER);
+		return;
+	}
+	if (col->max_length > 0)
+		limit = Min(limit, (size_t) col->max_length);
+	if (len > Min(limit, room))
+	{
+		len = Min(limit, room);
+		counters->truncated++;
+	}
+	if (len > 0)
+		csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
+	else if (col->not_null)
+		bytebuf_append(out, "00", 2);	/* within the field's reserve */
+	else
+		bytebuf_append_char(out, CSV_NULL_MARKER);
+}
+
+static void
+encode_timestamp(ByteBuf *out, ColumnMap *col, Datum value, bool postgres_dialect,
+		 EncodeCounters *counters)
+{
+	Timestamp	ts = DatumGetTimestamp(value);
+	size_t		start = out->len;
+
+	if (!TIMESTAMP_NOT_FINITE(ts) && append_timestamp(out, ts))
+	{
+		if (col->encoding == ENC_TIMESTAMPTZ)
+			bytebuf_append(out, "+00", 3);
+	}
+	else if (postgres_dialect)
+	{
+		out->len = start;
+		/* the worker's TimeZone is UTC: this is the UTC text */
+		append_generic(out, col, value, SIZE_MAX, counters);
+	}
+	else
+	{
+		out->len = start;
+		append_clamped(out, (TIMESTAMP_IS_NOBEGIN(ts) || ts < 0)
+					   ? CLAMP_MIN_TIMESTAMP : CLAMP_MAX_TIMESTAMP, counters);
+		if (col->encoding == ENC_TIMESTAMPTZ)
+			bytebuf_append(out, "+00", 3);
+	}
+}
+
 void
 redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 					  bool postgres_dialect, EncodeCounters *counters)
@@ -710,70 +1105,11 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 			bytebuf_append_char(out, DatumGetBool(value) ? 't' : 'f');
 			break;
 		case ENC_NUMERIC:
-			{
-				Numeric		n = DatumGetNumeric(value);
-				char	   *text;
-
-				if (postgres_dialect)
-				{
-					text = OutputFunctionCall(&col->output, value);
-					bytebuf_append(out, text, strlen(text));
-					break;
-				}
-				text = OutputFunctionCall(&col->output, value);
-				if (numeric_is_nan(n) || numeric_is_inf(n))
-				{
-					/* DECIMAL has neither */
-					append_unrepresentable(out, col, numeric_is_nan(n), text[0] == '-', counters);
-					break;
-				}
-
-				/*
-				 * Round the fraction to the column's scale (as Redshift would,
-				 * but counted), and never let a value whose integer digits the
-				 * column cannot hold fail the COPY.
-				 */
-				switch (csv_append_decimal(out, text, strlen(text),
-										   col->decimal_precision, col->decimal_scale))
-				{
-					case DECIMAL_EXACT:
-						break;
-					case DECIMAL_ROUNDED:
-						counters->truncated++;
-						break;
-					case DECIMAL_OVERFLOW:
-						append_unrepresentable(out, col, false, text[0] == '-', counters);
-						break;
-				}
-				break;
-			}
+			encode_numeric(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_FLOAT:
-			{
-				char	   *text;
-
-				/*
-				 * Redshift's COPY reads a floating-point field only in standard
-				 * (12.123) or exponential (1.0E4) form ("Preparing your input
-				 * data", docs.aws.amazon.com/redshift/latest/dg/
-				 * t_preparing-input-data.html), and REAL and DOUBLE PRECISION
-				 * list no special values (r_Numeric_types201.html): NaN and
-				 * infinities become NULL, counted.
-				 */
-				if (!postgres_dialect)
-				{
-					double		d = (col->typid == FLOAT4OID)
-						? (double) DatumGetFloat4(value) : DatumGetFloat8(value);
-
-					if (isnan(d) || isinf(d))
-					{
-						append_unrepresentable(out, col, isnan(d), d < 0, counters);
-						break;
-					}
-				}
-				text = OutputFunctionCall(&col->output, value);
-				bytebuf_append(out, text, strlen(text));
-				break;
-			}
+			encode_float(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_MONEY_NUMERIC:
 			{
 				char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -783,133 +1119,18 @@ redtrack_encode_value(ByteBuf *out, ColumnMap *col, Datum value, bool isnull,
 				break;
 			}
 		case ENC_DATE:
-			{
-				DateADT		d = DatumGetDateADT(value);
-
-				if (DATE_NOT_FINITE(d) || !julian_in_range(d + POSTGRES_EPOCH_JDATE))
-				{
-					if (postgres_dialect)
-						append_generic(out, col, value, SIZE_MAX, counters);
-					else
-						append_clamped(out, (DATE_IS_NOBEGIN(d) || d < 0) ? CLAMP_MIN_DATE
-									   : CLAMP_MAX_DATE, counters);
-				}
-				else
-					append_date(out, d + POSTGRES_EPOCH_JDATE);
-				break;
-			}
+			encode_date(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_TIMESTAMP:
 		case ENC_TIMESTAMPTZ:
-			{
-				Timestamp	ts = DatumGetTimestamp(value);
-				size_t		start = out->len;
-
-				if (!TIMESTAMP_NOT_FINITE(ts) && append_timestamp(out, ts))
-				{
-					if (col->encoding == ENC_TIMESTAMPTZ)
-						bytebuf_append(out, "+00", 3);
-				}
-				else if (postgres_dialect)
-				{
-					out->len = start;
-					/* the worker's TimeZone is UTC: this is the UTC text */
-					append_generic(out, col, value, SIZE_MAX, counters);
-				}
-				else
-				{
-					out->len = start;
-					append_clamped(out, (TIMESTAMP_IS_NOBEGIN(ts) || ts < 0)
-								   ? CLAMP_MIN_TIMESTAMP : CLAMP_MAX_TIMESTAMP, counters);
-					if (col->encoding == ENC_TIMESTAMPTZ)
-						bytebuf_append(out, "+00", 3);
-				}
-				break;
-			}
+			encode_timestamp(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_INTERVAL_MICROS:
-			{
-				Interval   *iv = DatumGetIntervalP(value);
-				int64		years = iv->month / MONTHS_PER_YEAR;
-				int64		months = iv->month % MONTHS_PER_YEAR;
-				int64		micros;
-				int64		part;
-				bool		overflow;
-
-#if PG_VERSION_NUM >= 170000
-				/* 17's infinite intervals: BIGINT has none, so clamp as dates do */
-				if (INTERVAL_NOT_FINITE(iv))
-				{
-					counters->clamped++;
-					bytebuf_append(out, buf,
-								   pg_lltoa(INTERVAL_IS_NOEND(iv) ? PG_INT64_MAX : PG_INT64_MIN, buf));
-					break;
-				}
-#endif
-				/* EXTRACT(EPOCH FROM interval): a year is 365.25 days */
-				overflow = pg_mul_s64_overflow(years, (int64) 31557600 * USECS_PER_SEC, &micros);
-				overflow |= pg_mul_s64_overflow(months, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &part) ||
-					pg_add_s64_overflow(micros, part, &micros);
-				overflow |= pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &part) ||
-					pg_add_s64_overflow(micros, part, &micros);
-				overflow |= pg_add_s64_overflow(micros, iv->time, &micros);
-				if (overflow && col->not_null)
-				{
-					/*
-					 * NULL would fail the load: BIGINT's bound, with the sign
-					 * of the largest unit
-					 */
-					bool		negative = iv->month != 0 ? iv->month < 0
-						: iv->day != 0 ? iv->day < 0 : iv->time < 0;
-
-					counters->clamped++;
-					bytebuf_append(out, buf, pg_lltoa(negative ? PG_INT64_MIN : PG_INT64_MAX, buf));
-				}
-				else if (overflow)
-				{
-					counters->clamped++;
-					bytebuf_append_char(out, CSV_NULL_MARKER);
-				}
-				else
-					bytebuf_append(out, buf, pg_lltoa(micros, buf));
-				break;
-			}
+			encode_interval(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_BYTEA_HEX:
-			{
-				bytea	   *b = DatumGetByteaPP(value);
-				size_t		len = VARSIZE_ANY_EXHDR(b);
-				size_t		limit = REDSHIFT_MAX_VARBYTE;
-				size_t		room = record_room(out, col, postgres_dialect, counters) / 2;
-
-				/*
-				 * COPY loads an empty field of any type but CHAR and VARCHAR
-				 * as NULL (EMPTYASNULL in copy-parameters-data-conversion):
-				 * an empty VARBYTE cannot arrive as such.  Say so: NULL, or
-				 * in a NOT NULL column (which would refuse NULL) the shortest
-				 * value it loads, one zero byte; counted.
-				 */
-				if (len == 0)
-				{
-					counters->clamped++;
-					if (col->not_null)
-						bytebuf_append(out, "00", 2);
-					else
-						bytebuf_append_char(out, CSV_NULL_MARKER);
-					break;
-				}
-				if (col->max_length > 0)
-					limit = Min(limit, (size_t) col->max_length);
-				if (len > Min(limit, room))
-				{
-					len = Min(limit, room);
-					counters->truncated++;
-				}
-				if (len > 0)
-					csv_append_hex(out, (const unsigned char *) VARDATA_ANY(b), len);
-				else if (col->not_null)
-					bytebuf_append(out, "00", 2);	/* within the field's reserve */
-				else
-					bytebuf_append_char(out, CSV_NULL_MARKER);
-				break;
-			}
+			encode_bytea(out, col, value, postgres_dialect, counters);
+			break;
 		case ENC_TEXT:
 			{
 				text	   *t = DatumGetTextPP(value);

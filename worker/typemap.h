@@ -19,6 +19,78 @@
 
 #include "bytebuf.h"
 
+/*
+ * Redshift's limits on the types redtrack writes (REDSHIFT.md): VARCHAR
+ * lengths are bytes, DECIMAL has at most 38 digits and a scale of 37.
+ */
+#define REDSHIFT_MAX_VARCHAR 65535
+#define REDSHIFT_MAX_PRECISION 38
+#define REDSHIFT_MAX_SCALE 37
+
+/*
+ * The Redshift column types redtrack names itself: the ones a stream's
+ * fields are declared with, and the ones a table's columns map to.  Both
+ * spell them through redshift_type_sql, so a stream's target and a table's
+ * target say the same type the same way.
+ */
+typedef enum RedshiftTypeKind
+{
+	RS_VARCHAR,
+	RS_SMALLINT,
+	RS_INTEGER,
+	RS_BIGINT,
+	RS_BOOLEAN,
+	RS_DOUBLE,
+	RS_DECIMAL,
+	RS_TIMESTAMP,
+	RS_TIMESTAMPTZ,
+	RS_DATE,
+	RS_SUPER
+} RedshiftTypeKind;
+
+typedef struct RedshiftType
+{
+	RedshiftTypeKind kind;
+	int			length;			/* RS_VARCHAR: bytes */
+	int			precision;		/* RS_DECIMAL */
+	int			scale;
+} RedshiftType;
+
+/* What redshift_type_parse made of a declared type. */
+typedef enum RedshiftTypeParse
+{
+	RS_PARSE_OK,
+	RS_PARSE_UNKNOWN,			/* no type of that name */
+	RS_PARSE_BAD_LENGTH,		/* varchar(n) outside 1..REDSHIFT_MAX_VARCHAR */
+	RS_PARSE_BAD_DECIMAL		/* decimal(p,s) Redshift does not have */
+} RedshiftTypeParse;
+
+/* Lower case, runs of white space as one space between words, none elsewhere. */
+extern char *redshift_normalize_spelling(const char *s);
+
+/*
+ * Read a declared type ("varchar(32)", "decimal(10, 2)", "bigint", "int8",
+ * "timestamp with time zone", ...), case and spacing aside.  On
+ * RS_PARSE_BAD_* the numbers read are left in *type for the message.
+ */
+extern RedshiftTypeParse redshift_type_parse(const char *spec, RedshiftType *type);
+
+/* The type's name without modifiers, lower case: "varchar(n)", "bigint". */
+extern const char *redshift_type_name(RedshiftTypeKind kind);
+
+/* The canonical spelling, lower case: "varchar(32)", "decimal(10,2)". */
+extern char *redshift_type_spelling(const RedshiftType *type);
+
+/* The warehouse column type: "VARCHAR(32)"; SUPER is JSONB on PostgreSQL. */
+extern char *redshift_type_sql(const RedshiftType *type, bool postgres_dialect);
+
+/*
+ * The local PostgreSQL type that holds the type's values (a stream's queue
+ * column): VARCHAR is text, since its length is in bytes and checked on
+ * write; SUPER is jsonb.
+ */
+extern Oid	redshift_type_local(const RedshiftType *type, int32 *typmod);
+
 /* How a value is written into the CSV. */
 typedef enum ValueEncoding
 {
