@@ -112,6 +112,35 @@ like($err, qr/added column "region"/, 'adds the column');
 is(warehouse_sql("SELECT count(*) FROM information_schema.columns WHERE table_schema = '$schema' AND table_name = 'orders_prefix' AND column_name = 'region'"),
 	'1', 'the column is on the target');
 
+# Files follow max_file_size: all slices move to new files together.
+$r = sql(qq{SET redtrack.slices = 3; SET redtrack.max_file_size = '64kB';
+	SELECT files || '|' || rows FROM rrr_export_query(
+	  'SELECT g AS "Id", md5(g::text) || md5((g * 7)::text) AS "Mixed_Case" FROM generate_series(1, 40000) g',
+	  '$exports/big/', 'json')});
+my ($files, $rows) = split /\|/, $r;
+is($rows, '40000', 'a bigger export: every row');
+ok($files > 3 && $files % 3 == 0, "max_file_size: more files than slices, a multiple of them ($files)");
+$keys = s3_keys("$exports/big/");
+ok(!(grep { $_ =~ /part-/ && $keys->{$_} > 2 * 65536 } keys %$keys), 'no part far past max_file_size');
+$r = sql(qq{SELECT rrr_load('$schema.big', '$exports/big/manifest.json', 'json',
+	columns => '{"id": {"type": "integer"}, "mixed_case": {"type": "varchar(64)"}}')});
+is($r, '40000', 'upper-case column names load into lower-case columns (json, ignoring case)');
+compare_tables($node, 'SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 40000) g ORDER BY 1',
+	"SELECT id, mixed_case FROM $schema.big ORDER BY 1", 'big json round trip');
+
+# An empty result: an empty manifest, which loads no row.
+$r = sql(qq{SELECT files || '|' || rows FROM rrr_export_query('SELECT id, customer FROM orders WHERE false', '$exports/empty/')});
+is($r, '0|0', 'an empty result exports no part');
+is(sql(qq{SELECT rrr_load('$schema.orders_csv', '$exports/empty/manifest.json')}), '0', 'and its manifest loads nothing');
+
+# A cancel stops the export and removes what it wrote.
+($rc, $out, $err) = try_sql(qq{SET statement_timeout = '1500ms'; SET redtrack.max_file_size = '64kB';
+	SELECT * FROM rrr_export_query('SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 50000000) g', '$exports/cancel/')});
+like($err, qr/canceling statement due to statement timeout/, 'a cancel stops a long export');
+is_deeply(s3_keys("$exports/cancel/"), {}, 'and leaves nothing under the destination');
+is(scalar(grep { index($_->{key}, "$exports/cancel/") == 0 } @{ s3_admin('GET', 'uploads')->{uploads} }), 0,
+	'nor an unfinished multipart upload');
+
 # ---- Hostile input -------------------------------------------------------------
 for my $case (
 	[ 'INSERT INTO orders VALUES (-1) RETURNING id', 'an INSERT' ],

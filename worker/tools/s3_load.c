@@ -190,8 +190,7 @@ read_manifest(S3Settings *s3, S3Client *client, Source *src)
 		f->mandatory = mandatory ? mandatory->val.boolean : false;
 		src->files = lappend(src->files, f);
 	}
-	if (src->files == NIL)
-		malformed(src, "\"entries\" is empty");
+	/* An empty result exports an empty manifest: it loads no rows. */
 
 	/* The columns, as rrr_export_query (and UNLOAD ... MANIFEST VERBOSE) lists them. */
 	schema = get_key(&doc->root, "schema");
