@@ -629,12 +629,27 @@ copy_from_stdin(Load *load, const char *stage, const char *columns, const char *
 {
 	S3Client   *client = redtrack_s3_open(load->s3);
 	List	   *keys = manifest_keys(load, client, manifest_key);
+	Inflater   *inf = palloc0(sizeof(Inflater));
 	RedshiftResult *res;
 	RedshiftError error;
 
+	if (inflateInit2(&inf->z, 15 + 32) != Z_OK)
+		elog(ERROR, "could not initialize zlib");
+	inf->conn = load->conn;
+
 	redshift_copy_begin(load->conn, psprintf("COPY %s (%s) FROM STDIN WITH (FORMAT csv)",
 											 stage, columns));
-	load_send_s3_files(load->conn, client, keys);
+	PG_TRY();
+	{
+		send_files(client, keys, inf);
+	}
+	PG_CATCH();
+	{
+		inflateEnd(&inf->z);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inflateEnd(&inf->z);
 
 	res = redshift_copy_end(load->conn, &error);
 	if (res == NULL)
@@ -642,6 +657,19 @@ copy_from_stdin(Load *load, const char *stage, const char *columns, const char *
 	return res->command_tuples[0] ? pg_strtoint64(res->command_tuples) : 0;
 }
 
+static int64
+copy_manifest(Load *load, const char *stage, const char *columns, const char *manifest_key)
+{
+	if (load->postgres_dialect)
+		return copy_from_stdin(load, stage, columns, manifest_key);
+	return copy_from_s3(load, stage, columns, manifest_key);
+}
+
+/*
+ * For rrr_load: the files, decompressed, into a COPY FROM STDIN begun on
+ * conn (the middle of copy_from_stdin, for keys that are not a
+ * replication's).
+ */
 void
 load_send_s3_files(RedshiftConn *conn, S3Client *client, List *keys)
 {
@@ -661,14 +689,6 @@ load_send_s3_files(RedshiftConn *conn, S3Client *client, List *keys)
 	}
 	PG_END_TRY();
 	inflateEnd(&inf->z);
-}
-
-static int64
-copy_manifest(Load *load, const char *stage, const char *columns, const char *manifest_key)
-{
-	if (load->postgres_dialect)
-		return copy_from_stdin(load, stage, columns, manifest_key);
-	return copy_from_s3(load, stage, columns, manifest_key);
 }
 
 /* ----------------------------------------------------------------

@@ -43,10 +43,13 @@ extern char *tools_s3_key(S3Settings *s3, const char *location, bool prefix, con
 
 /*
  * The compression of a file, from its name: the one place that knows the
- * codecs (today gzip, as the export pipeline writes, or none).  Returns
- * the COPY option ("GZIP", or "" for none).
+ * codecs (gzip, as the export pipeline writes today, zstd, or none).
+ * Returns the COPY option ("GZIP", "ZSTD", or "" for none).
  */
 extern const char *tools_codec_copy_option(const char *key);
+
+/* Whether a PostgreSQL warehouse can be fed files of this codec (COPY FROM STDIN). */
+extern bool tools_codec_streamable(const char *copy_option);
 
 typedef struct ExportQueryResult
 {

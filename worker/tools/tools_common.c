@@ -109,6 +109,12 @@ tools_s3_key(S3Settings *s3, const char *location, bool prefix, const char *what
 	return result;
 }
 
+/*
+ * The codecs, by file name, in one place: the export pipeline names its
+ * files after its compression (today always gzip: .csv.gz), and COPY
+ * needs the matching option.  Files named otherwise are read as plain
+ * text.
+ */
 const char *
 tools_codec_copy_option(const char *key)
 {
@@ -116,5 +122,14 @@ tools_codec_copy_option(const char *key)
 
 	if (len > 3 && strcmp(key + len - 3, ".gz") == 0)
 		return "GZIP";
+	if (len > 4 && strcmp(key + len - 4, ".zst") == 0)
+		return "ZSTD";
 	return "";
+}
+
+bool
+tools_codec_streamable(const char *copy_option)
+{
+	/* loader.c's load_send_s3_files decompresses gzip */
+	return strcmp(copy_option, "GZIP") == 0;
 }
