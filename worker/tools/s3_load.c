@@ -270,6 +270,11 @@ stat_files(S3Settings *s3, S3Client *client, Source *src)
 		if (f->found)
 			present = lappend(present, f);
 	}
+	/* As COPY: whatever "mandatory" says, no file found at all fails. */
+	if (src->files != NIL && present == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("no file that manifest %s names exists", src->url)));
 	src->files = present;
 }
 
