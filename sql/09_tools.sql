@@ -29,6 +29,7 @@ SELECT * FROM rrr_export_query('SELECT 1', 'redtrack/mine/');
 SELECT * FROM rrr_export_query('SELECT 1', 'exports/x/', manifest => 's3://another-bucket/m.json');
 SELECT * FROM rrr_export_query('SELECT 1', 'exports/x/', manifest => '../m.json');
 SELECT * FROM rrr_export_query('SELECT 1', 'exports/x/', manifest => 'sub/');
+SELECT * FROM rrr_export_query('SELECT 1', 'exports/x/', manifest => 'files.json');
 SELECT * FROM rrr_export_query('SELECT 1', 'exports/x/', manifest => 's3://regress-bucket/redtrack/m.json');
 
 -- rrr_load: required arguments, names, format, keys without columns

@@ -492,6 +492,12 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("manifest \"%s\" names a folder, not a file", manifest)));
 	refuse_own_prefix(s3, manifest_key, "manifest", manifest ? manifest : manifest_key);
+	if (strncmp(manifest_key, prefix, strlen(prefix)) == 0 && !tools_is_manifest_name(manifest_key))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("manifest \"%s\" inside the destination must be named *manifest or *manifest.json",
+						manifest ? manifest : manifest_key),
+				 errdetail("A load of the destination prefix takes every other file there for data.")));
 
 	/*
 	 * An empty destination: parts of an earlier export left there would

@@ -217,23 +217,6 @@ read_manifest(S3Settings *s3, S3Client *client, Source *src)
 	}
 }
 
-/* Every data file under the prefix: manifests are not data. */
-static bool
-is_data_file(const char *key)
-{
-	const char *base = strrchr(key, '/');
-	size_t		len;
-
-	base = base ? base + 1 : key;
-	len = strlen(base);
-	if (len == 0)
-		return false;
-	if ((len >= 8 && strcmp(base + len - 8, "manifest") == 0) ||
-		(len >= 13 && strcmp(base + len - 13, "manifest.json") == 0))
-		return false;
-	return true;
-}
-
 /* Size and ETag of every file; a missing mandatory file is an error. */
 static void
 stat_files(S3Settings *s3, S3Client *client, Source *src)
@@ -290,7 +273,8 @@ list_prefix(S3Settings *s3, S3Client *client, Source *src)
 	{
 		SourceFile *f;
 
-		if (!is_data_file(objects.items[i].key))
+		if (tools_is_manifest_name(objects.items[i].key) ||
+			objects.items[i].key[strlen(objects.items[i].key) - 1] == '/')
 			continue;
 		f = palloc0(sizeof(SourceFile));
 		f->key = pstrdup(objects.items[i].key);

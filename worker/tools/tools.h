@@ -42,6 +42,12 @@ extern ToolsFormat tools_parse_format(const char *format);
 extern char *tools_s3_key(S3Settings *s3, const char *location, bool prefix, const char *what);
 
 /*
+ * Whether a key names a manifest (*manifest, *manifest.json): a load of a
+ * prefix takes every other file under it for data.
+ */
+extern bool tools_is_manifest_name(const char *key);
+
+/*
  * The compression of a file, from its name: the one place that knows the
  * codecs (gzip, as the export pipeline writes today, zstd, or none).
  * Returns the COPY option ("GZIP", "ZSTD", or "" for none).

@@ -133,3 +133,12 @@ tools_codec_streamable(const char *copy_option)
 	/* loader.c's load_send_s3_files decompresses gzip */
 	return strcmp(copy_option, "GZIP") == 0;
 }
+
+bool
+tools_is_manifest_name(const char *key)
+{
+	size_t		len = strlen(key);
+
+	return (len >= 8 && strcmp(key + len - 8, "manifest") == 0) ||
+		(len >= 13 && strcmp(key + len - 13, "manifest.json") == 0);
+}
