@@ -201,9 +201,12 @@ is(warehouse_sql("SELECT count(*) FROM $schema.orders_csv"), '3000', 'none of th
 # A load that COPY rejects reports the rejected rows, as replication does.
 sql(q{CREATE TABLE wide AS SELECT g AS id, repeat('x', 20) AS customer FROM generate_series(1, 5) g});
 sql(qq{SELECT * FROM rrr_export_query('SELECT id, customer FROM wide', '$exports/wide/')});
-($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$schema.narrow', '$exports/wide/manifest.json',
-	columns => '{"id": {"type": "integer"}, "customer": {"type": "varchar(4)"}}')});
+sql(qq{SELECT * FROM rrr_export_query('SELECT id, left(customer, 4) AS customer FROM wide', '$exports/fits/')});
+is(sql(qq{SELECT rrr_load('$schema.narrow', '$exports/fits/manifest.json',
+	columns => '{"id": {"type": "integer"}, "customer": {"type": "varchar(4)"}}')}), '5', 'values that fit load');
+($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$schema.narrow', '$exports/wide/manifest.json', truncate => true)});
 isnt($rc, 0, 'a load of values too long for the target fails');
+is(warehouse_sql("SELECT count(*) FROM $schema.narrow"), '5', 'and its truncate rolled back with it');
 if ($dialect eq 'redshift')
 {
 	like($err, qr/COPY into .*narrow.* failed.*\n.*DETAIL:\s+Rejected rows \((stl_load_errors|sys_load_error_detail)\):\s*\n\s*part-000\d\.csv\.gz line 1, column customer: String length exceeds DDL length/,
