@@ -38,7 +38,6 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
-#include "export.h"
 #include "guc.h"
 #include "pipeline.h"
 #include "tools.h"
