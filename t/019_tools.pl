@@ -217,6 +217,8 @@ else
 	like($err, qr/COPY into .*narrow.* failed: .*value too long/, 'with the warehouse\'s error');
 }
 
+unlike($err, qr/\Q$st->{secret_key}\E/, 'the failed COPY names no credential');
+
 # Privileges: the query runs as the caller.
 sql(q{CREATE ROLE exporter LOGIN; GRANT redtrack_admin TO exporter; CREATE TABLE secret (v text); INSERT INTO secret VALUES ('s');
 	GRANT SELECT ON orders TO exporter});
@@ -228,6 +230,8 @@ is($r, '3000', 'the same role may export what it may read');
 ($rc, $out, $err) = try_sql(qq{CREATE ROLE nobody_special LOGIN; SET ROLE nobody_special;
 	SELECT * FROM rrr_export_query('SELECT 1 AS one', '$exports/nobody/')});
 like($err, qr/permission denied for function rrr_export_query/, 'a role outside redtrack_admin cannot call it');
+
+unlike(slurp_file($node->logfile), qr/\Q$st->{secret_key}\E/, 'the S3 secret never reaches the server log');
 
 $node->stop;
 warehouse_sql("DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS ${schema}_loads CASCADE");
