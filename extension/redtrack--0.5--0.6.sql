@@ -6,6 +6,41 @@
 -- ---------------------------------------------------------------------------
 -- Section A: standalone tools (rrr_export_query, rrr_load)
 
+-- rrr_export_query runs the caller's query with the caller's rights
+-- (SECURITY INVOKER, in the caller's backend) and with the caller's
+-- search_path: the query names tables as the caller would in psql.  So it
+-- is the one function not given the pinned search_path below (a function
+-- with a setting of its own is skipped there); it sets
+-- transaction_read_only instead, which is what it promises: the query
+-- runs read-only (the C code sets XactReadOnly itself too, and refuses
+-- anything but one plain SELECT before running it).  Its own C code runs
+-- no SQL of its own.
+CREATE FUNCTION @extschema@.rrr_export_query(query text, destination text,
+											  format text DEFAULT 'csv',
+											  manifest text DEFAULT NULL,
+											  OUT manifest_url text, OUT files integer,
+											  OUT rows bigint, OUT bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'rrr_export_query'
+LANGUAGE C VOLATILE
+SET transaction_read_only = on;
+
+CREATE FUNCTION @extschema@.rrr_load(target text, source text,
+									  format text DEFAULT 'csv',
+									  columns jsonb DEFAULT NULL,
+									  sortkey text DEFAULT NULL,
+									  distkey text DEFAULT NULL,
+									  truncate boolean DEFAULT false,
+									  force boolean DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'rrr_load'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION @extschema@.rrr_export_query(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.rrr_load(text, text, text, jsonb, text, text, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rrr_export_query(text, text, text, text) TO redtrack_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.rrr_load(text, text, text, jsonb, text, text, boolean, boolean) TO redtrack_admin;
+
 -- (end of section A)
 
 -- ---------------------------------------------------------------------------

@@ -228,6 +228,22 @@ for t in users orders audit_log plans; do
 	[[ $s == "$d" ]] && echo "shop.$t: identical" || echo "shop.$t: DIFFERS"
 done
 
+say "standalone tools: export a query to S3, load it into another table"
+# A report no replication makes: revenue per country, exported as JSON
+# lines with a manifest, then loaded into a new warehouse table.
+EXPORT_PREFIX="exports/revenue/$(date -u +%Y%m%dT%H%M%S)/"
+"${DWH[@]}" -c 'SET client_min_messages = warning' -c 'DROP SCHEMA IF EXISTS reports CASCADE'
+"${SRC[@]}" -c "SELECT manifest_url, files, rows FROM rrr_export_query(
+  \$q\$SELECT u.country, count(*) AS orders, sum(o.total) AS revenue
+       FROM shop.orders o JOIN shop.users u ON u.id = o.user_id GROUP BY u.country\$q\$,
+  '$EXPORT_PREFIX', 'json')"
+"${SRC[@]}" -c "SELECT rrr_load('reports.revenue', '${EXPORT_PREFIX}manifest.json', 'json',
+  columns => '{\"country\": {\"type\": \"varchar(2)\"}, \"orders\": {\"type\": \"bigint\"},
+               \"revenue\": {\"type\": \"decimal(14,2)\"}}') AS rows_loaded"
+echo "(the same source again loads nothing, with a NOTICE:)"
+"${SRC[@]}" -c "SELECT rrr_load('reports.revenue', '${EXPORT_PREFIX}manifest.json', 'json') AS rows_loaded"
+"${DWH[@]}" -c "SELECT * FROM reports.revenue ORDER BY country"
+
 say "redtrack.status"
 "${SRC[@]}" -c "SELECT source, strategy, last_state, last_rows, lag, backlog, last_error
                 FROM redtrack.status ORDER BY source::text"

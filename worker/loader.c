@@ -203,6 +203,18 @@ ensure_loads_table(Load *load)
 						"loaded_at TIMESTAMP NOT NULL)", loads_table()));
 }
 
+/* The bookkeeping table, created if missing, for loads of other data (rrr_load). */
+char *
+load_ensure_loads_table(RedshiftConn *conn)
+{
+	Load		load;
+
+	memset(&load, 0, sizeof(load));
+	load.conn = conn;
+	ensure_loads_table(&load);
+	return loads_table();
+}
+
 /*
  * The load marker names the source table together with the installation
  * of the extension that created the replication (a random identity, see
@@ -351,17 +363,23 @@ copy_literal(const char *value, const char *setting)
 static char *
 copy_authorization(Load *load)
 {
+	return load_copy_authorization(load->s3);
+}
+
+char *
+load_copy_authorization(S3Settings *s3)
+{
 	if (redtrack_redshift_iam_role && redtrack_redshift_iam_role[0])
 		return psprintf("IAM_ROLE '%s'", copy_literal(redtrack_redshift_iam_role,
 													   "redtrack.redshift_iam_role"));
-	if (load->s3->session_token[0])
+	if (s3->session_token[0])
 		return psprintf("ACCESS_KEY_ID '%s' SECRET_ACCESS_KEY '%s' SESSION_TOKEN '%s'",
-						copy_literal(load->s3->access_key, "the AWS access key id"),
-						copy_literal(load->s3->secret_key, "the AWS secret access key"),
-						copy_literal(load->s3->session_token, "the AWS session token"));
+						copy_literal(s3->access_key, "the AWS access key id"),
+						copy_literal(s3->secret_key, "the AWS secret access key"),
+						copy_literal(s3->session_token, "the AWS session token"));
 	return psprintf("ACCESS_KEY_ID '%s' SECRET_ACCESS_KEY '%s'",
-					copy_literal(load->s3->access_key, "the AWS access key id"),
-					copy_literal(load->s3->secret_key, "the AWS secret access key"));
+					copy_literal(s3->access_key, "the AWS access key id"),
+					copy_literal(s3->secret_key, "the AWS secret access key"));
 }
 
 /* A LIKE pattern for every key under a prefix (wildcards in it escaped). */
@@ -385,6 +403,14 @@ like_prefix(const char *prefix)
 static void
 report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
 {
+	load_report_copy_failure(load->conn, load->target,
+							 redtrack_s3_url(load->s3, load->rep->s3_key), error);
+}
+
+void
+load_report_copy_failure(RedshiftConn *conn, const char *target, const char *files_url,
+						 RedshiftError *error)
+{
 	RedshiftResult *res = NULL;
 	RedshiftError ignored;
 	StringInfoData detail;
@@ -399,12 +425,12 @@ report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
 	 * views: there the same rows are in sys_load_error_detail, without the
 	 * raw value.
 	 */
-	params[0] = like_prefix(redtrack_s3_url(load->s3, load->rep->s3_key));
+	params[0] = like_prefix(files_url);
 	if (!error->connection_lost)
 	{
-		(void) redshift_exec(load->conn, "ROLLBACK", 0, NULL, &ignored);
+		(void) redshift_exec(conn, "ROLLBACK", 0, NULL, &ignored);
 		memset(&ignored, 0, sizeof(ignored));
-		res = redshift_exec(load->conn,
+		res = redshift_exec(conn,
 							psprintf("SELECT TRIM(filename), line_number, TRIM(colname), err_code, "
 									 "TRIM(err_reason), TRIM(raw_field_value) FROM stl_load_errors "
 									 "WHERE session = pg_backend_pid() AND TRIM(filename) LIKE $1 "
@@ -415,7 +441,7 @@ report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
 		if (res == NULL && ignored.message != NULL)
 		{
 			source = "sys_load_error_detail";
-			res = redshift_exec(load->conn,
+			res = redshift_exec(conn,
 								psprintf("SELECT TRIM(file_name), line_number, TRIM(column_name), error_code, "
 										 "TRIM(error_message), NULL FROM sys_load_error_detail "
 										 "WHERE session_id = pg_backend_pid() AND TRIM(file_name) LIKE $1 "
@@ -446,7 +472,7 @@ report_copy_failure(Load *load, RedshiftError *error, const char *manifest_url)
 
 	ereport(ERROR,
 			(errcode(error->connection_lost ? ERRCODE_CONNECTION_FAILURE : ERRCODE_DATA_EXCEPTION),
-			 errmsg("COPY into %s failed: %s", load->target, error->message),
+			 errmsg("COPY into %s failed: %s", target, error->message),
 			 detail.len > 0 ? errdetail("Rejected rows (%s):\n%s", source, detail.data)
 			 : (error->detail ? errdetail("%s", error->detail) : 0),
 			 errhint("Fix the rows or the target's column definitions; redtrack.max_copy_errors "
@@ -637,6 +663,32 @@ copy_manifest(Load *load, const char *stage, const char *columns, const char *ma
 	if (load->postgres_dialect)
 		return copy_from_stdin(load, stage, columns, manifest_key);
 	return copy_from_s3(load, stage, columns, manifest_key);
+}
+
+/*
+ * For rrr_load: the files, decompressed, into a COPY FROM STDIN begun on
+ * conn (the middle of copy_from_stdin, for keys that are not a
+ * replication's).
+ */
+void
+load_send_s3_files(RedshiftConn *conn, S3Client *client, List *keys)
+{
+	Inflater   *inf = palloc0(sizeof(Inflater));
+
+	if (inflateInit2(&inf->z, 15 + 32) != Z_OK)
+		elog(ERROR, "could not initialize zlib");
+	inf->conn = conn;
+	PG_TRY();
+	{
+		send_files(client, keys, inf);
+	}
+	PG_CATCH();
+	{
+		inflateEnd(&inf->z);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inflateEnd(&inf->z);
 }
 
 /* ----------------------------------------------------------------

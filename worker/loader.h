@@ -35,6 +35,21 @@ extern int64 load_replication(Replicable *r, Replication *rep, S3Settings *s3,
 /* How the load marker names a source table (call in a transaction). */
 extern char *load_marker_identity(Replicable *r);
 
+/*
+ * For loads of other data (rrr_load): COPY's authorization clause (the
+ * IAM role, else the S3 keys); a failed COPY's ERROR with the rows
+ * stl_load_errors / sys_load_error_detail recorded for files whose URL
+ * starts with files_url; the bookkeeping table (created if missing), whose
+ * markers rrr_load shares; and S3 objects, decompressed, sent into a
+ * COPY FROM STDIN in progress (PostgreSQL dialect).
+ */
+extern char *load_copy_authorization(S3Settings *s3);
+extern char *load_ensure_loads_table(RedshiftConn *conn);
+extern void load_report_copy_failure(RedshiftConn *conn, const char *target,
+									 const char *files_url, RedshiftError *error)
+			pg_attribute_noreturn();
+extern void load_send_s3_files(RedshiftConn *conn, S3Client *client, List *keys);
+
 /* VACUUM / ANALYZE of a registration's target. */
 extern char *load_vacuum(Replicable *r, const char *options);
 extern char *load_analyze(Replicable *r);

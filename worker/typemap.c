@@ -505,26 +505,34 @@ redtrack_map_source_column(Oid relid, AttrNumber attnum, bool postgres_dialect)
 {
 	HeapTuple	tuple;
 	Form_pg_attribute att;
-	ColumnMap  *col = palloc0(sizeof(ColumnMap));
-	Oid			outfunc;
-	bool		isvarlena;
-	int32		typmod;
+	ColumnMap  *col;
 
 	tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for attribute %d of relation %u", attnum, relid);
 	att = (Form_pg_attribute) GETSTRUCT(tuple);
-
-	col->source_name = pstrdup(NameStr(att->attname));
-	col->target_name = col->source_name;
+	col = redtrack_map_column(NameStr(att->attname), att->atttypid, att->atttypmod,
+							  att->attnotnull, postgres_dialect);
 	col->attnum = attnum;
-	col->not_null = att->attnotnull;
-	typmod = att->atttypmod;
-	col->typid = getBaseTypeAndTypmod(att->atttypid, &typmod);
-	col->typmod = typmod;
-	getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
-	fmgr_info(outfunc, &col->output);
 	ReleaseSysCache(tuple);
+	return col;
+}
+
+ColumnMap *
+redtrack_map_column(const char *name, Oid typid, int32 typmod, bool not_null,
+					bool postgres_dialect)
+{
+	ColumnMap  *col = palloc0(sizeof(ColumnMap));
+	Oid			outfunc;
+	bool		isvarlena;
+
+	col->source_name = pstrdup(name);
+	col->target_name = col->source_name;
+	col->not_null = not_null;
+	col->typid = getBaseTypeAndTypmod(typid, &typmod);
+	col->typmod = typmod;
+	getTypeOutputInfo(typid, &outfunc, &isvarlena);
+	fmgr_info(outfunc, &col->output);
 
 	if (postgres_dialect)
 	{

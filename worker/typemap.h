@@ -179,6 +179,10 @@ extern List *redtrack_column_map(Oid relid, List *target_columns, bool postgres_
 extern ColumnMap *redtrack_map_source_column(Oid relid, AttrNumber attnum,
 											 bool postgres_dialect);
 
+/* The same for a value of this type and name (a query's result column). */
+extern ColumnMap *redtrack_map_column(const char *name, Oid typid, int32 typmod,
+									  bool not_null, bool postgres_dialect);
+
 /*
  * Append one value to a CSV row (NULL included).  The caller writes the
  * fields of a record in order, a ',' before each but the first and a '\n'

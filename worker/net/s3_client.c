@@ -947,6 +947,7 @@ s3_list_objects(S3Client *client, const char *prefix, S3ObjectList *out, S3Error
 			}
 			out->items[out->count].key = key;
 			out->items[out->count].size = size ? strtoll(size, NULL, 10) : 0;
+			out->items[out->count].etag = s3_xml_item_text(contents, "ETag");
 			out->count++;
 			free(size);
 		}
@@ -1134,7 +1135,10 @@ void
 s3_object_list_free(S3ObjectList *list)
 {
 	for (int i = 0; i < list->count; i++)
+	{
 		free(list->items[i].key);
+		free(list->items[i].etag);
+	}
 	free(list->items);
 	memset(list, 0, sizeof(*list));
 }

@@ -65,6 +65,7 @@ typedef struct S3Object
 {
 	char	   *key;
 	long long	size;
+	char	   *etag;			/* as listed, quotes included; may be NULL */
 } S3Object;
 
 typedef struct S3ObjectList

@@ -113,6 +113,14 @@ extern bool stream_catalog_has_enrichment(void);
 /* The Redshift CREATE TABLE of a stream (also used by the engine). */
 extern char *redtrack_stream_ddl(const char *stream);
 
+/*
+ * A table declared in rrr_define_stream's columns form (rrr_load): its
+ * CREATE TABLE, and its columns' names and warehouse types (of char *).
+ */
+extern char *redtrack_columns_ddl(const char *table, const char *table_sql, Jsonb *columns,
+								  const char *sortkey, const char *distkey,
+								  bool postgres_dialect, List **names, List **types);
+
 /* A declared field's warehouse type, or NULL; for adding new fields. */
 extern char *redtrack_stream_field_type(const char *stream, const char *field);
 

@@ -472,25 +472,15 @@ redtrack_stream_field_type(const char *stream, const char *field)
 	return type;
 }
 
-char *
-redtrack_stream_ddl(const char *stream)
+/* CREATE TABLE on the warehouse for these fields. */
+static char *
+fields_ddl(const char *stream, const char *table_sql, StreamField *fields, int n,
+		   const char *sortkey, const char *distkey, bool postgres_dialect)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	StreamField *fields;
-	int			n;
-	char	   *sortkey = NULL;
-	char	   *distkey = NULL;
-	bool		postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
 	StringInfoData ddl;
-	char	   *result;
-
-	SPI_connect();
-	fields = stream_read_definition(stream, &n, &sortkey, &distkey);
-	if (fields == NULL)
-		stream_not_found(stream);
 
 	initStringInfo(&ddl);
-	appendStringInfo(&ddl, "CREATE TABLE %s (\n", rs_quote_identifier(stream));
+	appendStringInfo(&ddl, "CREATE TABLE %s (\n", table_sql);
 	for (int i = 0; i < n; i++)
 		appendStringInfo(&ddl, "    %s %s%s%s\n", rs_quote_identifier(fields[i].name),
 						 redshift_type_sql(&fields[i].type, postgres_dialect),
@@ -514,7 +504,52 @@ redtrack_stream_ddl(const char *stream)
 			appendStringInfoChar(&ddl, ')');
 		}
 	}
-	result = MemoryContextStrdup(caller, ddl.data);
+	return ddl.data;
+}
+
+char *
+redtrack_stream_ddl(const char *stream)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	StreamField *fields;
+	int			n;
+	char	   *sortkey = NULL;
+	char	   *distkey = NULL;
+	bool		postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	char	   *result;
+
+	SPI_connect();
+	fields = stream_read_definition(stream, &n, &sortkey, &distkey);
+	if (fields == NULL)
+		stream_not_found(stream);
+	result = MemoryContextStrdup(caller, fields_ddl(stream, rs_quote_identifier(stream), fields, n,
+													sortkey, distkey, postgres_dialect));
 	SPI_finish();
 	return result;
+}
+
+/*
+ * A table declared in rrr_define_stream's columns form, checked by the
+ * same rules (rrr_load creates its target from it): the CREATE TABLE for
+ * table_sql, and each column's name and warehouse type, in name order.
+ */
+char *
+redtrack_columns_ddl(const char *table, const char *table_sql, Jsonb *columns,
+					 const char *sortkey, const char *distkey, bool postgres_dialect,
+					 List **names, List **types)
+{
+	int			n;
+	StreamField *fields = stream_parse_definition(table, columns, &n);
+
+	stream_check_case_collisions(table, fields, n, NULL, 0);
+	if (distkey)
+		stream_check_distkey(table, distkey, fields, n);
+	*names = NIL;
+	*types = NIL;
+	for (int i = 0; i < n; i++)
+	{
+		*names = lappend(*names, pstrdup(fields[i].name));
+		*types = lappend(*types, redshift_type_sql(&fields[i].type, postgres_dialect));
+	}
+	return fields_ddl(table, table_sql, fields, n, sortkey, distkey, postgres_dialect);
 }

@@ -127,7 +127,7 @@ function parse(stmt) {
   };
 
   Object.assign(plan, {
-    auth: null, manifest: false, gzip: false, csv: false, quote: '"', delimiter: null, nullAs: Buffer.from('\\N'),
+    auth: null, manifest: false, gzip: false, csv: false, json: null, quote: '"', delimiter: null, nullAs: Buffer.from('\\N'),
     emptyAsNull: false, blanksAsNull: false, ignoreHeader: 0, dateFormat: 'default', timeFormat: 'default',
     acceptInvChars: null, truncateColumns: false, maxError: 0, maxErrorClamped: false, region: null, escape: false, explicitIds: false,
     fillRecord: false, ignoreBlankLines: false, trimBlanks: false, roundDec: false, noLoad: false,
@@ -161,13 +161,14 @@ function parse(stmt) {
       case 'gzip': once(word, at); plan.gzip = true; break;
       case 'format':
         cur.acceptWord('as');
-        if (!cur.isWord('csv')) {
-          if (cur.peek() && ['json', 'avro', 'parquet', 'orc', 'shapefile'].includes(cur.peek().value)) {
+        if (!cur.isWord('csv') && !cur.isWord('json')) {
+          if (cur.peek() && ['avro', 'parquet', 'orc', 'shapefile'].includes(cur.peek().value)) {
             throw notSupported(`FORMAT ${cur.peek().text.toUpperCase()} is not emulated by the Redshift stand-in`);
           }
           cur.syntaxError();
         }
         break;
+      case 'json': once(word, at); plan.json = jsonOption(str().value); break;
       case 'csv':
         once(word, at);
         plan.csv = true;
@@ -178,8 +179,8 @@ function parse(stmt) {
         }
         break;
       case 'quote': once(word, at); plan.quote = quoteChar(str().value); plan.quoteGiven = true; break;
-      case 'delimiter': once(word, at); plan.delimiter = parseDelimiter(str().value); break;
-      case 'null': once(word, at); plan.nullAs = parseNullAs(str().value); break;
+      case 'delimiter': once(word, at); plan.delimiter = parseDelimiter(str().value); plan.delimiterGiven = true; break;
+      case 'null': once(word, at); plan.nullAs = parseNullAs(str().value); plan.nullGiven = true; break;
       case 'emptyasnull': once(word, at); plan.emptyAsNull = true; break;
       case 'blanksasnull': once(word, at); plan.blanksAsNull = true; break;
       case 'ignoreheader': once(word, at); plan.ignoreHeader = int(); break;
@@ -225,7 +226,7 @@ function parse(stmt) {
       case 'trimblanks': once(word, at); plan.trimBlanks = true; break;
       case 'roundec': once(word, at); plan.roundDec = true; break;
       case 'noload': once(word, at); plan.noLoad = true; break;
-      case 'json': case 'avro': case 'parquet': case 'orc': case 'shapefile':
+      case 'avro': case 'parquet': case 'orc': case 'shapefile':
       case 'bzip2': case 'lzop': case 'zstd': case 'encrypted': case 'master_symmetric_key':
       case 'acceptanydate': case 'ignoreallerrors': case 'jsonpaths':
         throw notSupported(`${word.toUpperCase()} is not emulated by the Redshift stand-in`);
@@ -237,6 +238,15 @@ function parse(stmt) {
     }
   }
 
+  // JSON parses objects, not delimited fields: the options of delimited text
+  // do not apply to it [copy-parameters-data-format "JSON"].
+  if (plan.json) {
+    for (const [flag, name] of [['csv', 'CSV'], ['delimiterGiven', 'DELIMITER'], ['escape', 'ESCAPE'], ['fillRecord', 'FILLRECORD'],
+      ['fixedWidth', 'FIXEDWIDTH'], ['ignoreBlankLines', 'IGNOREBLANKLINES'], ['ignoreHeader', 'IGNOREHEADER'], ['nullGiven', 'NULL AS'],
+      ['removeQuotes', 'REMOVEQUOTES'], ['quoteGiven', 'QUOTE']]) {
+      if (plan[flag]) throw invalidOption(`JSON is not compatible with ${name}`);
+    }
+  }
   // CSV can't be used with FIXEDWIDTH, REMOVEQUOTES, or ESCAPE [copy-parameters-data-format].
   if (plan.csv) {
     for (const [flag, name] of [['escape', 'ESCAPE'], ['removeQuotes', 'REMOVEQUOTES'], ['fixedWidth', 'FIXEDWIDTH']]) {
@@ -264,6 +274,14 @@ function parse(stmt) {
   }
   if (plan.manifest && !plan.key) throw new RedshiftError('XX000', 'COPY with MANIFEST parameter requires full path of an S3 object');
   return plan;
+}
+
+// JSON 'auto' and 'auto ignorecase' are emulated; a JSONPaths file and
+// 'noshred' are not [copy-parameters-data-format "JSON"].
+function jsonOption(value) {
+  const v = value.trim().replace(/\s+/g, ' ').toLowerCase();
+  if (v === 'auto' || v === 'auto ignorecase') return v;
+  throw notSupported(`JSON '${value}' is not emulated by the Redshift stand-in (use 'auto' or 'auto ignorecase')`);
 }
 
 function quoteChar(value) {

@@ -14,6 +14,7 @@ const { Readable } = require('node:stream');
 const { frontend, parseFields, backend } = require('./protocol');
 const { quoteLiteral, quoteIdent } = require('./sql');
 const { RecordParser } = require('./records');
+const { JsonRecordParser } = require('./json-records');
 const { converter } = require('./validate');
 const { kindOfPgType } = require('./types');
 const { RedshiftError, UpstreamError, detailBlock } = require('./errors');
@@ -279,7 +280,9 @@ async function runCopy(session, plan, { decision }) {
     for (let i = 0; i < n; i++) {
       const field = rec.fields[i] || { value: Buffer.alloc(0), raw: [0, 0], quoted: false };
       if (plan.escape) field.rawBytes = rec.raw.subarray(field.raw[0], field.raw[1]);
-      const r = converters[i](field);
+      const r = field.jsonNull
+        ? (target.columns[i].notNull ? { error: { code: 1213, reason: 'Missing data for not-null field' } } : { value: null })
+        : converters[i](field);
       if (r.error) {
         errors.push(errorRow(file, rec, i, r.error, field));
         return;
@@ -324,7 +327,7 @@ async function runCopy(session, plan, { decision }) {
       }
       filesRead++;
       const source = plan.gzip ? Readable.from([body]).pipe(zlib.createGunzip()) : chunked(body);
-      const parser = new RecordParser(plan);
+      const parser = plan.json ? new JsonRecordParser(plan, target.columns) : new RecordParser(plan);
       let skip = plan.ignoreHeader;
       const take = async (records) => {
         for (const rec of records) {

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * tools_common.c
+ *	  What rrr_export_query and rrr_load share: formats, S3 locations and
+ *	  the compression of files.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "tools.h"
+
+ToolsFormat
+tools_parse_format(const char *format)
+{
+	if (pg_strcasecmp(format, "csv") == 0)
+		return TOOLS_CSV;
+	if (pg_strcasecmp(format, "json") == 0)
+		return TOOLS_JSON;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown format \"%s\"", format),
+			 errhint("The format is 'csv' or 'json'.")));
+	pg_unreachable();
+}
+
+/* S3's limit on a key's length. */
+#define S3_MAX_KEY 1024
+
+char *
+tools_s3_key(S3Settings *s3, const char *location, bool prefix, const char *what)
+{
+	const char *key = location;
+	char	   *result;
+	const char *seg;
+
+	if (strncmp(location, "s3://", 5) == 0)
+	{
+		const char *bucket = location + 5;
+		const char *slash = strchr(bucket, '/');
+		size_t		len = slash ? (size_t) (slash - bucket) : strlen(bucket);
+
+		if (len != strlen(s3->bucket) || strncmp(bucket, s3->bucket, len) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("%s \"%s\" is outside the bucket redtrack.s3_bucket names", what, location),
+					 errdetail("redtrack reads and writes S3 with the server's credentials, in bucket \"%s\" only.",
+							   s3->bucket),
+					 errhint("Give a key inside that bucket, as s3://%s/key or as the key alone.", s3->bucket)));
+		key = slash ? slash + 1 : "";
+	}
+	else if (strstr(location, "://") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s \"%s\" is not an S3 location in the configured bucket", what, location),
+				 errhint("Give s3://%s/key, or the key alone.", s3->bucket)));
+
+	if (key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" names no key", what, location),
+				 errhint("Give a key prefix such as 'exports/orders/'.")));
+	if (key[0] == '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" begins with '/'", what, location),
+				 errdetail("Keys are relative to the bucket.")));
+	if (strlen(key) + (prefix ? 1 : 0) > S3_MAX_KEY - 32)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("%s \"%s\" is too long", what, location),
+				 errdetail("S3 keys are at most %d bytes, and the file names added to it need room.",
+						   S3_MAX_KEY)));
+	for (const char *p = key; *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '\\')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s \"%s\" contains a control character or a backslash", what, location)));
+	}
+
+	/*
+	 * Dot segments: S3 keeps "a/../b" as a key of its own, but clients and
+	 * proxies that normalize paths do not, so a key with them may name
+	 * something else on the way; and an empty segment ("a//b") is almost
+	 * always a mistake.
+	 */
+	seg = key;
+	for (;;)
+	{
+		const char *end = strchr(seg, '/');
+		size_t		len = end ? (size_t) (end - seg) : strlen(seg);
+
+		if ((len == 0 && end != NULL) || (len == 1 && seg[0] == '.') ||
+			(len == 2 && seg[0] == '.' && seg[1] == '.'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s \"%s\" has an empty, \".\" or \"..\" segment", what, location),
+					 errhint("Give the key as S3 stores it, without relative segments.")));
+		if (end == NULL)
+			break;
+		seg = end + 1;
+	}
+
+	if (prefix && key[strlen(key) - 1] != '/')
+		result = psprintf("%s/", key);
+	else
+		result = pstrdup(key);
+	return result;
+}
+
+/*
+ * The codecs, by file name, in one place: the export pipeline names its
+ * files after its compression (today always gzip: .csv.gz), and COPY
+ * needs the matching option.  Files named otherwise are read as plain
+ * text.
+ */
+const char *
+tools_codec_copy_option(const char *key)
+{
+	size_t		len = strlen(key);
+
+	if (len > 3 && strcmp(key + len - 3, ".gz") == 0)
+		return "GZIP";
+	if (len > 4 && strcmp(key + len - 4, ".zst") == 0)
+		return "ZSTD";
+	return "";
+}
+
+bool
+tools_codec_streamable(const char *copy_option)
+{
+	/* loader.c's load_send_s3_files decompresses gzip */
+	return strcmp(copy_option, "GZIP") == 0;
+}
+
+bool
+tools_is_manifest_name(const char *key)
+{
+	size_t		len = strlen(key);
+
+	return (len >= 8 && strcmp(key + len - 8, "manifest") == 0) ||
+		(len >= 13 && strcmp(key + len - 13, "manifest.json") == 0);
+}
