@@ -13,7 +13,7 @@ SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 JOIN pg_extension e ON e.oid = d.refobjid AND d.deptype = 'e'
 WHERE e.extname = 'redtrack' AND p.pronamespace = 'public'::regnamespace
-ORDER BY 1;
+ORDER BY 1, 2;
 
 -- None of them is open to PUBLIC; all are open to redtrack_admin.
 SELECT p.proname

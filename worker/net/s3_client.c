@@ -837,6 +837,36 @@ s3_get_object(S3Client *client, const char *key, S3Sink sink, void *sink_arg, S3
 	return perform(client, &req, err);
 }
 
+/* Whether an object exists (a 404 is an answer, not an error). */
+bool
+s3_head_object(S3Client *client, const char *key, bool *exists, long long *size, S3Error *err)
+{
+	Request		req = {.method = "HEAD", .key = key, .query = ""};
+
+	if (perform(client, &req, err))
+	{
+		*exists = true;
+		if (size)
+			*size = req.content_length;
+		return true;
+	}
+	if (err->http_status == 404)
+	{
+		*exists = false;
+		memset(err, 0, sizeof(*err));
+		return true;
+	}
+	return false;
+}
+
+bool
+s3_delete_object(S3Client *client, const char *key, S3Error *err)
+{
+	Request		req = {.method = "DELETE", .key = key, .query = ""};
+
+	return perform(client, &req, err);
+}
+
 bool
 s3_delete_objects(S3Client *client, char **keys, int nkeys, S3Error *err)
 {

@@ -101,6 +101,9 @@ extern bool s3_put_object(S3Client *client, const char *key, const void *body,
 						  size_t len, const char *content_type, S3Error *err);
 extern bool s3_get_object(S3Client *client, const char *key, S3Sink sink,
 						  void *sink_arg, S3Error *err);
+extern bool s3_head_object(S3Client *client, const char *key, bool *exists,
+						   long long *size, S3Error *err);
+extern bool s3_delete_object(S3Client *client, const char *key, S3Error *err);
 extern bool s3_delete_objects(S3Client *client, char **keys, int nkeys, S3Error *err);
 extern bool s3_list_objects(S3Client *client, const char *prefix,
 							S3ObjectList *out, S3Error *err);
