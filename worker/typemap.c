@@ -7,7 +7,7 @@
  * here: a stream's declared fields are parsed and spelled by it, and a
  * table's columns are mapped onto it.
  *
- * Redshift mapping (REDSHIFT.md): integers, DECIMAL(p<=38, s<=37), REAL,
+ * Redshift mapping (docs/REDSHIFT.md): integers, DECIMAL(p<=38, s<=37), REAL,
  * DOUBLE PRECISION, BOOLEAN, DATE, TIME[TZ], TIMESTAMP[TZ] map directly;
  * strings become VARCHAR sized in bytes (a UTF-8 character takes up to 4);
  * uuid CHAR(36); json, arrays and anything else VARCHAR(65535); bytea

@@ -3,7 +3,7 @@
  * typemap.h
  *	  PostgreSQL types on the warehouse side: the column type a target
  *	  table gets, and how each value is written into the CSV that COPY
- *	  reads (REDSHIFT.md, "Type mapping").
+ *	  reads (docs/REDSHIFT.md, "Type mapping").
  *
  * The exporter, rrr_target_ddl and the loader share these decisions, so a
  * target created by redtrack always accepts what redtrack exports.
@@ -20,7 +20,7 @@
 #include "bytebuf.h"
 
 /*
- * Redshift's limits on the types redtrack writes (REDSHIFT.md): VARCHAR
+ * Redshift's limits on the types redtrack writes (docs/REDSHIFT.md): VARCHAR
  * lengths are bytes, DECIMAL has at most 38 digits and a scale of 37.
  */
 #define REDSHIFT_MAX_VARCHAR 65535
@@ -147,7 +147,7 @@ typedef struct EncodeCounters
 } EncodeCounters;
 
 /*
- * COPY fails on an input record over 4 MB (REDSHIFT.md): redtrack keeps
+ * COPY fails on an input record over 4 MB (docs/REDSHIFT.md): redtrack keeps
  * records under 4,000,000 bytes, whether Redshift's MB is 10^6 or 2^20
  * bytes.
  */

@@ -65,7 +65,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # A port can also be held for a moment as the local end of some client's
-# connection: the default ports (fixed by DESIGN.md) lie inside Linux's
+# connection: the default ports (fixed by test/stack/README.md) lie inside Linux's
 # ephemeral range, so any connection on the machine may draw one.  Wait
 # for such a connection to end instead of failing to bind.
 port_held_by_client() {
