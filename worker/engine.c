@@ -255,7 +255,7 @@ upload(Replicable *r, Replication *rep, ExportRun *run, MemoryContext cxt)
 	engine_begin_transaction(cxt);
 	state_set(rep, RS_UPLOADING);
 	engine_commit_transaction(cxt);
-	redtrack_progress_phase("uploading");
+	redtrack_progress_phase(state_name(RS_UPLOADING));
 	pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: uploading the manifest of %s",
 													r->source_name));
 	export_put_manifests(run);
@@ -276,7 +276,7 @@ export_and_upload(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn 
 {
 	ExportRun  *volatile run = NULL;
 
-	redtrack_progress_phase("exporting");
+	redtrack_progress_phase(state_name(RS_EXPORTING));
 	pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: exporting %s", r->source_name));
 	PG_TRY();
 	{
@@ -352,7 +352,7 @@ import(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn, Mem
 	create_ddl = strategy->target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
 	marker_source = load_marker_identity(r);
 	engine_commit_transaction(cxt);
-	redtrack_progress_phase("importing");
+	redtrack_progress_phase(state_name(RS_IMPORTING));
 	pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: importing %s", r->source_name));
 
 	/* Nothing goes to the warehouse that a crash here could take back. */

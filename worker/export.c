@@ -561,7 +561,7 @@ typedef struct DeleteKeysEncoder
 } DeleteKeysEncoder;
 
 static void
-encode_delete_keys(ArrayType *array, void *arg)
+encode_delete_keys(Datum keys, void *arg)
 {
 	DeleteKeysEncoder *enc = arg;
 	ExportDest *dest = &enc->run->deletes;
@@ -573,7 +573,8 @@ encode_delete_keys(ArrayType *array, void *arg)
 	/* One record's keys at a time: a replication may carry millions. */
 	MemoryContextReset(enc->record_context);
 	old_context = MemoryContextSwitchTo(enc->record_context);
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &values, &nulls, &nvalues);
+	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT,
+					  &values, &nulls, &nvalues);
 	MemoryContextSwitchTo(old_context);
 	for (int row = 0; row + enc->nkeys <= nvalues; row += enc->nkeys)
 	{

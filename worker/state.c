@@ -663,12 +663,14 @@ state_due_tables(MemoryContext cxt, int64 naptime_ms, int64 max_backoff_ms)
 				"ORDER BY r.registered_at, r.source::pg_catalog.oid", &args, true);
 	for (uint64 i = 0; i < n; i++)
 	{
-		DueTable   *t = MemoryContextAlloc(cxt, sizeof(DueTable));
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		DueTable   *t = palloc(sizeof(DueTable));
 
 		t->relid = (Oid) spi_get_int8(i, 1, NULL);
 		t->due_at = spi_get_timestamptz(i, 2);
 		t->strategy = spi_get_text(cxt, i, 3);
 		result = lappend(result, t);
+		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	return result;
@@ -734,7 +736,7 @@ state_foreach_delete_keys(Replication *rep, DeleteKeysFn fn, void *arg)
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
-			fn(DatumGetArrayTypeP(d), arg);
+			fn(d, arg);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
@@ -749,7 +751,7 @@ state_pending_delete_records(Oid relid)
 	spi_arg_oid(&args, relid);
 	SPI_connect();
 	spi_run("SELECT pg_catalog.count(*) FROM redtrack.deleted_records "
-			"WHERE source = $1::pg_catalog.regclass AND replication_id IS NULL", &args, true);
+			"WHERE source = $1::pg_catalog.regclass", &args, true);
 	records = spi_get_int8(0, 1, NULL);
 	SPI_finish();
 	return records;

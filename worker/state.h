@@ -24,7 +24,6 @@
 
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
-#include "utils/array.h"
 
 #include "registry.h"
 
@@ -198,13 +197,17 @@ extern void state_mark_interrupted(int32 lock_class);
 extern void state_claim_deletes(Replication *rep, bool claim_new);
 
 /*
- * Call fn with the key array (text[]) of each delete record the
- * replication carries, in id order, in the caller's transaction.
+ * Call fn with the key array (text[], maybe toasted: fn detoasts it in a
+ * context it resets) of each delete record the replication carries, in id
+ * order, in the caller's transaction.
  */
-typedef void (*DeleteKeysFn) (ArrayType *keys, void *arg);
+typedef void (*DeleteKeysFn) (Datum keys, void *arg);
 extern void state_foreach_delete_keys(Replication *rep, DeleteKeysFn fn, void *arg);
 
-/* How many delete records of a table wait for a replication. */
+/*
+ * How many delete records of a table are not replicated yet (taken by an
+ * unfinished replication, or by none).
+ */
 extern int64 state_pending_delete_records(Oid relid);
 
 /* ----------------------------------------------------------------
