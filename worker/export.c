@@ -42,7 +42,6 @@
 #include "export.h"
 #include "guc.h"
 #include "pipeline.h"
-#include "rs_ident.h"
 #include "shmem.h"
 #include "spi_util.h"
 #include "state.h"

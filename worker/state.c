@@ -785,3 +785,41 @@ state_delete_registration(Oid relid)
 	/* History and pending deletes go with it (ON DELETE CASCADE). */
 	run_update("DELETE FROM redtrack.replicables WHERE source = $1::pg_catalog.regclass", &args);
 }
+
+bool
+state_is_registered(Oid relid)
+{
+	SpiArgs		args = {0};
+	bool		found;
+
+	spi_arg_oid(&args, relid);
+	SPI_connect();
+	found = spi_run("SELECT 1 FROM redtrack.replicables WHERE source = $1::pg_catalog.regclass",
+					&args, true) > 0;
+	SPI_finish();
+	return found;
+}
+
+List *
+state_registered_targets(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *result = NIL;
+	uint64		n;
+
+	SPI_connect();
+	n = spi_run("SELECT source::pg_catalog.oid, target_table FROM redtrack.replicables "
+				"ORDER BY registered_at, source::pg_catalog.oid", NULL, true);
+	for (uint64 i = 0; i < n; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		RegisteredTarget *t = palloc(sizeof(RegisteredTarget));
+
+		t->relid = (Oid) spi_get_int8(i, 1, NULL);
+		t->target = spi_get_text(caller, i, 2);
+		result = lappend(result, t);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
