@@ -226,6 +226,9 @@ static void
 export_snapshot(Replicable *r, Replication *rep, ExportRun *run, RedshiftConn **conn,
 				ExportLayout *layout, MemoryContext cxt)
 {
+	/* A strategy that replaces the target always sends: prepare it first. */
+	if (strategy_of(r)->replaces_target)
+		prepare_target(r, conn, layout, cxt);
 	for (;;)
 	{
 		bool		work;
