@@ -26,7 +26,6 @@
 #include "utils/rel.h"
 
 #include "engine.h"
-#include "events.h"
 #include "guc.h"
 #include "launcher.h"
 #include "loader.h"
@@ -34,6 +33,8 @@
 #include "redshift.h"
 #include "registry.h"
 #include "spi_util.h"
+#include "state.h"
+#include "strategy.h"
 #include "target.h"
 
 PG_FUNCTION_INFO_V1(rrr_replicate);
@@ -286,7 +287,6 @@ rrr_reset(PG_FUNCTION_ARGS)
 {
 	Oid			relid = required_table(fcinfo, 0);
 	OwnerScope	scope;
-	SpiArgs		args = {0};
 	uint64		canceled;
 
 	redtrack_require_admin("reset a replication");
@@ -297,24 +297,9 @@ rrr_reset(PG_FUNCTION_ARGS)
 	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(REDTRACK_LOCK_CLASS),
 						Int32GetDatum((int32) relid));
 
-	SPI_connect();
 	redtrack_enter_owner_scope(&scope);
-	spi_arg_oid(&args, relid);
-	/* An unfinished replication gives its delete records back first. */
-	spi_run("UPDATE redtrack.deleted_records SET replication_id = NULL "
-			"WHERE replication_id IN (SELECT id FROM redtrack.replications "
-			"  WHERE source = $1::pg_catalog.regclass AND state NOT IN ('imported', 'canceled'))",
-			&args, false);
-	canceled = spi_run("UPDATE redtrack.replications SET state = 'canceled', failed_phase = NULL, "
-					   "error = 'canceled by rrr_reset', updated_at = pg_catalog.now() "
-					   "WHERE source = $1::pg_catalog.regclass AND state NOT IN ('imported', 'canceled')",
-					   &args, false);
-	spi_run("UPDATE redtrack.replicables SET watermark_epoch = "
-			"  (SELECT COALESCE(pg_catalog.max(id), 0) FROM redtrack.replications "
-			"   WHERE source = $1::pg_catalog.regclass) "
-			"WHERE source = $1::pg_catalog.regclass", &args, false);
+	canceled = state_reset(relid, "canceled by rrr_reset");
 	redtrack_leave_owner_scope(&scope);
-	SPI_finish();
 
 	ereport(NOTICE,
 			(errmsg("the next replication of \"%s\" sends every row again%s",
@@ -357,9 +342,8 @@ rrr_target_ddl(PG_FUNCTION_ARGS)
 	redtrack_require_admin("generate target DDL");
 	check_table_access(relid);
 	r = registration_or_defaults(relid);
-	if (r->strategy == STRATEGY_QUEUE)
-		PG_RETURN_TEXT_P(cstring_to_text(redtrack_stream_ddl(get_rel_name(relid))));
-	PG_RETURN_TEXT_P(cstring_to_text(target_ddl(r, redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES)));
+	PG_RETURN_TEXT_P(cstring_to_text(strategy_of(r)->target_ddl(r, redtrack_target_dialect ==
+																REDTRACK_DIALECT_POSTGRES)));
 }
 
 Datum

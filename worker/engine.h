@@ -48,4 +48,11 @@ extern void engine_session_setup(void);
 extern void engine_run_table(Oid relid, EngineMode mode, bool wait_for_lock,
 							 TableOutcome *outcome);
 
+/*
+ * Several tables, one outcome each: the tables of a strategy that runs per
+ * database (Strategy.run_group) in one call of it, the others one by one.
+ */
+extern void engine_run_tables(Oid *relids, int n, EngineMode mode, bool wait_for_lock,
+							  TableOutcome *outcomes);
+
 #endif							/* REDTRACK_ENGINE_H */

@@ -11,6 +11,11 @@
  * manifests are written last, after the transaction committed the
  * replication as 'exported'; with them in place it is 'uploaded'.
  *
+ * The export only exports: engine.c opens and ends its transactions,
+ * records its states, and prepares the target on the warehouse before
+ * the snapshot; nothing here talks to the warehouse.  What the rows are
+ * and in which order comes from the table's strategy (worker/strategy/).
+ *
  * The transaction holds only AccessShareLock on the table: writers are
  * never blocked.
  *
@@ -38,10 +43,10 @@
 #include "export.h"
 #include "guc.h"
 #include "pipeline.h"
-#include "rs_ident.h"
 #include "shmem.h"
 #include "spi_util.h"
 #include "state.h"
+#include "strategy.h"
 #include "target.h"
 #include "typemap.h"
 #include "watermark.h"
@@ -82,9 +87,9 @@ typedef struct ExportDest
 	MemoryContext row_context;
 
 	/*
-	 * Queue drains: the event ids sent, as ranges of consecutive ids read
-	 * in id order (the last selected column), so that exactly these events
-	 * are deleted once loaded.
+	 * A strategy's id column (StrategySelect.id_column, the last selected
+	 * column): the ids sent, as ranges of consecutive ids read in id
+	 * order, e.g. so that a queue deletes exactly these events once loaded.
 	 */
 	bool		track_ids;
 	bool		have_range;
@@ -324,64 +329,15 @@ refuse_orphaned_target_columns(Replicable *r, TargetTable *target, List *columns
 }
 
 void
-export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
+export_layout(Replicable *r, TargetTable *target, ExportLayout *layout)
 {
 	bool		postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
-	TargetTable *target = target_describe(conn, r);
-	List	   *missing = NIL;
 	ListCell   *lc;
 
-	memset(layout, 0, sizeof(*layout));
-	if (r->strategy == STRATEGY_QUEUE)
-	{
-		/*
-		 * A stream's target has its declared types, not the queue's, and
-		 * gains the fields a redefinition added.
-		 */
-		const char *stream = get_rel_name(r->relid);
-		bool		changed = false;
-
-		if (!target->exists)
-		{
-			target_create(conn, r, target, redtrack_stream_ddl(stream));
-			changed = true;
-		}
-		else
-		{
-			ListCell   *mc;
-
-			(void) redtrack_column_map(r->relid, target->columns, false, &missing);
-			foreach(mc, missing)
-			{
-				const char *field = lfirst(mc);
-				char	   *type;
-
-				if (strncmp(field, STREAM_INTERNAL_PREFIX, strlen(STREAM_INTERNAL_PREFIX)) == 0)
-					continue;
-				type = redtrack_stream_field_type(stream, field);
-				if (type)
-				{
-					redshift_exec(conn, psprintf("ALTER TABLE %s ADD COLUMN %s %s", target->qualified,
-												 rs_quote_identifier(field), type), 0, NULL, NULL);
-					changed = true;
-				}
-			}
-		}
-		if (changed)
-			target = target_describe(conn, r);
-	}
-	else if (target->exists && r->evolve)
-	{
-		(void) redtrack_column_map(r->relid, target->columns, postgres_dialect, &missing);
-		if (missing != NIL)
-		{
-			target_add_columns(conn, r, target, missing, postgres_dialect);
-			target = target_describe(conn, r);
-		}
-	}
 	layout->target_exists = target->exists;
 	layout->columns = redtrack_column_map(r->relid, target->exists ? target->columns : NIL,
 										  postgres_dialect, NULL);
+	layout->key_columns = NIL;
 	if (layout->columns == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -390,7 +346,7 @@ export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
 				 errhint("Give the target the source's column names, or pass target_table => "
 						 "to rrr_register to load another table.")));
 
-	if (target->exists && r->strategy != STRATEGY_QUEUE)
+	if (target->exists && strategy_of(r)->refuses_unfed_columns)
 		refuse_orphaned_target_columns(r, target, layout->columns);
 
 	foreach(lc, r->key_columns)
@@ -405,12 +361,14 @@ export_layout(Replicable *r, RedshiftConn *conn, ExportLayout *layout)
 					 errhint("Rows are matched on the target by their key: add the column to the target.")));
 		layout->key_columns = lappend(layout->key_columns, key);
 	}
+	layout->replication_field_target = NULL;
 	if (r->replication_field)
 	{
 		ColumnMap  *field = find_column(layout->columns, r->replication_field);
 
 		layout->replication_field_target = field ? field->target_name : NULL;
 	}
+	layout->prepared = true;
 }
 
 /* ----------------------------------------------------------------
@@ -482,19 +440,24 @@ put_manifest(S3Client *client, S3Settings *s3, const char *key, Pipeline *p)
  * ----------------------------------------------------------------
  */
 
-typedef struct ExportRun
+struct ExportRun
 {
 	Replicable *r;
 	Replication *rep;
+	const Strategy *strategy;
 	S3Settings *s3;
 	bool		postgres_dialect;
-	Oid			field_type;
 	bool		window_fixed;	/* a retry after 'exported': keep everything */
 	Oid			reader;			/* the role whose rights read the source */
+	Horizon		horizon;
+	TimestampTz started;
+	char	   *first;			/* the window this export reads */
+	char	   *last;
+	bool		has_rows;
 	ExportDest	rows;
 	ExportDest	deletes;
 	PipelineConfig config;
-} ExportRun;
+};
 
 static void
 pipeline_config(ExportRun *run, const char *stem, int slices, PipelineConfig *config)
@@ -510,26 +473,10 @@ pipeline_config(ExportRun *run, const char *stem, int slices, PipelineConfig *co
 	config->part_size = PART_SIZE;
 	/* Chunks small against the file size keep files under the limit. */
 	config->chunk_size = Min(MAX_CHUNK_SIZE, Max(max_file / 8, 4096));
+	/* Compression: the level the files are written with. */
 	config->compression_level = redtrack_compression_level;
 	config->uploaders = Min(Max(slices, 2), MAX_UPLOAD_THREADS);
 	config->wait_check = backend_interrupted;
-}
-
-static char *
-window_condition(ExportRun *run, const char *first, const char *last, int *nparams)
-{
-	StringInfoData where;
-	const char *field = quote_identifier(run->r->replication_field);
-	char	   *type = format_type_be(run->field_type);
-
-	initStringInfo(&where);
-	*nparams = 0;
-	if (first)
-		appendStringInfo(&where, " WHERE %s >= $%d::%s", field, ++*nparams, type);
-	if (last)
-		appendStringInfo(&where, "%s %s <= $%d::%s", first ? " AND" : " WHERE",
-						 field, ++*nparams, type);
-	return where.data;
 }
 
 static char *
@@ -540,22 +487,14 @@ table_reference(Replicable *r)
 					r->source_name);
 }
 
-/* Stream the window's rows; returns the number exported. */
-static int64
-stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char *last)
+/* The strategy's SELECT of the export's rows, with its parameters. */
+static char *
+select_rows_sql(ExportRun *run, ExportLayout *layout, StrategySelect *sel, ParamListInfo *params)
 {
 	StringInfoData sql;
 	ListCell   *lc;
-	int			nparams = 0;
-	const char *where = "";
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	ParamListInfo params;
-	SPIPlanPtr	plan;
-	SPIExecuteOptions options;
-	int			rc;
-	RoleScope	reader;
-	MemoryContext caller = CurrentMemoryContext;
 
+	run->strategy->select(run->r, run->first, run->last, sel);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	foreach(lc, layout->columns)
@@ -566,42 +505,53 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 			appendStringInfoString(&sql, ", ");
 		appendStringInfoString(&sql, quote_identifier(col->source_name));
 	}
-	if (run->r->strategy == STRATEGY_QUEUE)
-		appendStringInfoString(&sql, ", redtrack_event_id");
-	else if (run->r->strategy != STRATEGY_FULL)
-		where = window_condition(run, first, last, &nparams);
-	appendStringInfo(&sql, " FROM %s%s", table_reference(run->r), where);
-	if (run->r->strategy == STRATEGY_QUEUE)
-		appendStringInfoString(&sql, " ORDER BY redtrack_event_id");
+	if (sel->id_column)
+		appendStringInfo(&sql, ", %s", quote_identifier(sel->id_column));
+	appendStringInfo(&sql, " FROM %s%s%s", table_reference(run->r), sel->where, sel->order_by);
 
-	params = makeParamList(nparams);
-	for (int i = 0; i < nparams; i++)
+	*params = makeParamList(sel->nparams);
+	for (int i = 0; i < sel->nparams; i++)
 	{
-		const char *value = (i == 0 && first) ? first : last;
-
-		params->params[i].value = CStringGetTextDatum(value);
-		params->params[i].isnull = false;
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].ptype = TEXTOID;
+		(*params)->params[i].value = CStringGetTextDatum(sel->params[i]);
+		(*params)->params[i].isnull = false;
+		(*params)->params[i].pflags = PARAM_FLAG_CONST;
+		(*params)->params[i].ptype = TEXTOID;
 	}
-	params->numParams = nparams;
+	(*params)->numParams = sel->nparams;
+	return sql.data;
+}
+
+/* Stream the window's rows; returns the number exported. */
+static int64
+stream_rows(ExportRun *run, ExportLayout *layout)
+{
+	StrategySelect sel;
+	ParamListInfo params;
+	char	   *sql = select_rows_sql(run, layout, &sel, &params);
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	SPIPlanPtr	plan;
+	SPIExecuteOptions options;
+	int			rc;
+	RoleScope	reader;
+	MemoryContext caller = CurrentMemoryContext;
 
 	role_scope_enter(&reader, run->reader);
-	plan = SPI_prepare(sql.data, nparams, argtypes);
+	plan = SPI_prepare(sql, sel.nparams, argtypes);
 	MemoryContextSwitchTo(caller);
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed (%s) on: %s", SPI_result_code_string(SPI_result), sql.data);
+		elog(ERROR, "SPI_prepare failed (%s) on: %s", SPI_result_code_string(SPI_result), sql);
 
 	pipeline_config(run, "part", redtrack_slices, &run->config);
 	init_dest(&run->rows, layout->columns, run->postgres_dialect, &run->config);
-	if (run->r->strategy == STRATEGY_QUEUE)
+	if (sel.id_column)
 	{
 		run->rows.track_ids = true;
 		initStringInfo(&run->rows.ranges);
 		appendStringInfoChar(&run->rows.ranges, '{');
-		/* events: the stream's enricher, if it has one */
-		run->rows.enricher = stream_enricher_open(run->r->relid, layout->columns);
 	}
+
+	if (run->strategy->row_enricher)
+		run->rows.enricher = run->strategy->row_enricher(run->r, layout->columns);
 
 	memset(&options, 0, sizeof(options));
 	options.params = params;
@@ -620,374 +570,312 @@ stream_rows(ExportRun *run, ExportLayout *layout, const char *first, const char 
 	{
 		end_id_range(&run->rows);
 		appendStringInfoChar(&run->rows.ranges, '}');
-		/* events: set-aside events are carried too (have_range), not only rows */
-		run->rep->queue_ids = run->rows.have_range ? run->rows.ranges.data : NULL;
 	}
 	return run->rows.rows;
+}
+
+/* What stream_deletes encodes one delete record with. */
+typedef struct DeleteKeysEncoder
+{
+	ExportRun  *run;
+	ColumnMap **keys;
+	int			nkeys;
+	int64		count;
+	MemoryContext record_context;
+} DeleteKeysEncoder;
+
+static void
+encode_delete_keys(Datum keys, void *arg)
+{
+	DeleteKeysEncoder *enc = arg;
+	ExportDest *dest = &enc->run->deletes;
+	Datum	   *values;
+	bool	   *nulls;
+	int			nvalues;
+	MemoryContext old_context;
+
+	/* One record's keys at a time: a replication may carry millions. */
+	MemoryContextReset(enc->record_context);
+	old_context = MemoryContextSwitchTo(enc->record_context);
+	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT,
+					  &values, &nulls, &nvalues);
+	MemoryContextSwitchTo(old_context);
+	for (int row = 0; row + enc->nkeys <= nvalues; row += enc->nkeys)
+	{
+		ByteBuf    *buf = pipeline_buffer(dest->pipeline, 0);
+		MemoryContext old = MemoryContextSwitchTo(dest->row_context);
+
+		for (int j = 0; j < enc->nkeys; j++)
+		{
+			if (j > 0)
+				bytebuf_append_char(buf, ',');
+			redtrack_encode_text_value(buf, enc->keys[j], TextDatumGetCString(values[row + j]),
+									   enc->run->postgres_dialect, &dest->counters);
+		}
+		bytebuf_append_char(buf, '\n');
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(dest->row_context);
+		if (!pipeline_commit(dest->pipeline, 0))
+			report_pipeline_failure(dest->pipeline);
+		enc->count++;
+	}
+	CHECK_FOR_INTERRUPTS();
 }
 
 /* Stream the keys of the delete records this replication carries. */
 static int64
 stream_deletes(ExportRun *run, ExportLayout *layout)
 {
-	SpiArgs		args = {0};
-	int			nkeys = list_length(layout->key_columns);
-	ColumnMap **keys = palloc(sizeof(ColumnMap *) * nkeys);
+	DeleteKeysEncoder enc;
 	ListCell   *lc;
-	int			k = 0;
-	uint64		nrecords;
-	int64		count = 0;
-	ExportDest *dest = &run->deletes;
 	PipelineConfig config;
-	MemoryContext record_context;
-	MemoryContext old_context;
 
+	memset(&enc, 0, sizeof(enc));
+	enc.run = run;
+	enc.nkeys = list_length(layout->key_columns);
+	enc.keys = palloc(sizeof(ColumnMap *) * Max(enc.nkeys, 1));
 	foreach(lc, layout->key_columns)
-		keys[k++] = lfirst(lc);
-	record_context = AllocSetContextCreate(CurrentMemoryContext, "redtrack delete record",
-										   ALLOCSET_DEFAULT_SIZES);
+		enc.keys[enc.count++] = lfirst(lc);
+	enc.count = 0;
+	enc.record_context = AllocSetContextCreate(CurrentMemoryContext, "redtrack delete record",
+											   ALLOCSET_DEFAULT_SIZES);
 
 	pipeline_config(run, "deletes", 1, &config);
-	init_dest(dest, layout->key_columns, run->postgres_dialect, &config);
-	dest->pipeline = start_pipeline(&dest->config);
+	init_dest(&run->deletes, layout->key_columns, run->postgres_dialect, &config);
+	run->deletes.pipeline = start_pipeline(&run->deletes.config);
 
-	spi_arg_int8(&args, run->rep->id);
-	/* Not read-only: the records were marked earlier in this transaction. */
-	nrecords = spi_run("SELECT keys FROM redtrack.deleted_records "
-					   "WHERE replication_id = $1 AND kind = 'delete' ORDER BY id", &args, false);
-	for (uint64 i = 0; i < nrecords; i++)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		Datum	   *values;
-		bool	   *nulls;
-		int			nvalues;
-
-		if (isnull)
-			continue;
-		/* One record's keys at a time: a replication may carry millions. */
-		MemoryContextReset(record_context);
-		old_context = MemoryContextSwitchTo(record_context);
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-						  &values, &nulls, &nvalues);
-		MemoryContextSwitchTo(old_context);
-		for (int row = 0; row + nkeys <= nvalues; row += nkeys)
-		{
-			ByteBuf    *buf = pipeline_buffer(dest->pipeline, 0);
-			MemoryContext old = MemoryContextSwitchTo(dest->row_context);
-
-			for (int j = 0; j < nkeys; j++)
-			{
-				if (j > 0)
-					bytebuf_append_char(buf, ',');
-				redtrack_encode_text_value(buf, keys[j], TextDatumGetCString(values[row + j]),
-										   run->postgres_dialect, &dest->counters);
-			}
-			bytebuf_append_char(buf, '\n');
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(dest->row_context);
-			if (!pipeline_commit(dest->pipeline, 0))
-				report_pipeline_failure(dest->pipeline);
-			count++;
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	MemoryContextDelete(record_context);
-	if (!pipeline_finish(dest->pipeline))
-		report_pipeline_failure(dest->pipeline);
-	return count;
+	state_foreach_delete_keys(run->rep, encode_delete_keys, &enc);
+	MemoryContextDelete(enc.record_context);
+	if (!pipeline_finish(run->deletes.pipeline))
+		report_pipeline_failure(run->deletes.pipeline);
+	return enc.count;
 }
 
 /* Whether the source has rows in the window (for a queue: any event). */
 static bool
-source_has_rows(ExportRun *run, const char *first, const char *last)
+source_has_rows(ExportRun *run)
 {
 	SpiArgs		args = {0};
 	RoleScope	reader;
-	char	   *where = "";
-	int			nparams;
-	bool		has_rows;
+	StrategySelect sel;
 
-	if (run->r->strategy == STRATEGY_FULL)
+	if (run->strategy->replaces_target)
 		return true;
-	if (run->r->strategy != STRATEGY_QUEUE)
-	{
-		where = window_condition(run, first, last, &nparams);
-		if (first)
-			spi_arg_text(&args, first);
-		if (last)
-			spi_arg_text(&args, last);
-	}
+	run->strategy->select(run->r, run->first, run->last, &sel);
+	for (int i = 0; i < sel.nparams; i++)
+		spi_arg_text(&args, sel.params[i]);
 	role_scope_enter(&reader, run->reader);
-	spi_run(psprintf("SELECT EXISTS (SELECT 1 FROM %s%s)", table_reference(run->r), where),
+	spi_run(psprintf("SELECT EXISTS (SELECT 1 FROM %s%s)", table_reference(run->r), sel.where),
 			&args, true);
 	role_scope_leave(&reader);
-	has_rows = spi_get_bool(0, 1);
-	return has_rows;
-}
-
-/*
- * Whether the target of an incremental table is missing although an
- * earlier replication loaded it.  Says so in a WARNING.
- */
-static bool
-target_was_dropped(ExportRun *run, RedshiftConn **conn)
-{
-	Replicable *r = run->r;
-	TargetTable *target;
-
-	if (r->strategy != STRATEGY_TIMED && r->strategy != STRATEGY_IDENTITY)
-		return false;
-	if (!state_has_imported(r->relid))
-		return false;
-	if (*conn == NULL)
-		*conn = redshift_connect();
-	target = target_describe(*conn, r);
-	if (target->exists)
-		return false;
-	ereport(WARNING,
-			(errmsg("redtrack: target table %s of %s no longer exists; replication " INT64_FORMAT
-					" rebuilds it from every row", target->qualified, r->source_name, run->rep->id),
-			 errdetail("An earlier replication loaded it; it was dropped on the warehouse since.")));
-	return true;
+	return spi_get_bool(0, 1);
 }
 
 bool
 export_has_work(Replicable *r, Replication *rep)
 {
 	/* A full replication loads even an empty table: it empties the target. */
-	return r->strategy == STRATEGY_FULL || rep->rows > 0 || rep->deletes > 0 ||
+	return strategy_of(r)->replaces_target || rep->rows > 0 || rep->deletes > 0 ||
 		rep->carries_truncate;
 }
 
-void
-export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn **conn,
-				   ExportLayout *layout)
+/* ----------------------------------------------------------------
+ * The export, step by step (engine.c drives the transactions)
+ * ----------------------------------------------------------------
+ */
+
+ExportRun *
+export_begin(Replicable *r, Replication *rep, S3Settings *s3)
 {
-	ExportRun	run;
-	Horizon		horizon;
-	TimestampTz started;
-	char	   *first;
-	char	   *last;
-	MemoryContext caller = CurrentMemoryContext;
+	ExportRun  *run = palloc0(sizeof(ExportRun));
 
-	memset(&run, 0, sizeof(run));
-	memset(&horizon, 0, sizeof(horizon));
-	run.r = r;
-	run.rep = rep;
-	run.s3 = s3;
-	run.postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
-	run.window_fixed = (rep->snapshot_at != 0);
-	run.field_type = r->field_type;
-	rep->s3_key = state_s3_key(s3->prefix, r->target_table, rep->id);
+	run->r = r;
+	run->rep = rep;
+	run->strategy = strategy_of(r);
+	run->s3 = s3;
+	run->postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	run->window_fixed = (rep->snapshot_at != 0);
 
-	redtrack_progress_phase("exporting");
-	pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: exporting %s", r->source_name));
+	/* A replication keeps the key it stored: its files are there. */
+	if (rep->s3_key == NULL)
+		rep->s3_key = state_s3_key(s3->prefix, r->target_table, rep->id);
 
 	/* A retry starts from a clean prefix: no stale files, no open uploads. */
 	if (rep->retries > 0)
 		export_remove_files(s3, rep->s3_key);
+	return run;
+}
 
-	/* The horizon, in a transaction that ends before the export's snapshot. */
-	if (r->replication_field && !run.window_fixed)
+bool
+export_needs_horizon(ExportRun *run)
+{
+	return run->r->replication_field != NULL && !run->window_fixed;
+}
+
+void
+export_read_horizon(ExportRun *run)
+{
+	watermark_read_horizon(run->r, run->r->field_type, &run->horizon);
+}
+
+/* The window's upper bound, from the export's snapshot. */
+static void
+read_upper_bound(ExportRun *run)
+{
+	Replicable *r = run->r;
+	RoleScope	reader;
+
+	if (r->replication_field)
 	{
-		engine_begin_transaction(caller);
-		watermark_read_horizon(r, run.field_type, &horizon);
-		engine_commit_transaction(caller);
-	}
-
-	started = GetCurrentTimestamp();
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	XactIsoLevel = XACT_REPEATABLE_READ;
-	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_connect();
-	/* What the export computes outlives SPI: allocate it in the caller's context. */
-	MemoryContextSwitchTo(caller);
-
-	PG_TRY();
-	{
-		SpiArgs		args = {0};
-		bool		has_rows = true;
-		bool		rebuilt = false;
-		RoleScope	reader;
-
-		run.reader = redtrack_source_reader(r);
-
-		/* The window's upper bound, from this transaction's snapshot. */
-		first = rep->window_first;
-		last = rep->window_last;
-		if (!run.window_fixed)
-		{
-			if (r->replication_field)
-			{
-				role_scope_enter(&reader, run.reader);
-				spi_run(psprintf("SELECT pg_catalog.max(%s)::text FROM %s",
-								 quote_identifier(r->replication_field), table_reference(r)),
-						NULL, true);
-				role_scope_leave(&reader);
-				last = spi_get_text(caller, 0, 1);
-			}
-			else
-				spi_run("SELECT 1", NULL, true);
-			rep->snapshot_at = GetCurrentTimestamp();
-			rep->horizon = horizon.horizon;
-		}
-
-		/* The table's delete records, taken by this replication. */
-		if (r->track_deletes)
-		{
-			args.n = 0;
-			spi_arg_int8(&args, rep->id);
-			spi_arg_oid(&args, r->relid);
-			if (!run.window_fixed)
-				spi_run("UPDATE redtrack.deleted_records SET replication_id = $1 "
-						"WHERE source = $2::pg_catalog.regclass AND replication_id IS NULL",
-						&args, false);
-			args.n = 1;
-			/* Not read-only: it must see the UPDATE just made. */
-			spi_run("SELECT COALESCE(pg_catalog.sum(nkeys) FILTER (WHERE kind = 'delete'), 0), "
-					"COALESCE(pg_catalog.bool_or(kind = 'truncate'), false) "
-					"FROM redtrack.deleted_records WHERE replication_id = $1", &args, false);
-			rep->deletes = spi_get_int8(0, 1, NULL);
-			rep->carries_truncate = spi_get_bool(0, 2);
-		}
-
-		/* After a TRUNCATE the target is rebuilt: send every row. */
-		if (rep->carries_truncate)
-			first = NULL;
-
-		has_rows = source_has_rows(&run, first, last);
-
-		/*
-		 * A target that held this table's rows and is gone (dropped by
-		 * hand) must be rebuilt from every row, not from this window:
-		 * loading only the window would leave the rest of the table
-		 * missing on the warehouse with nothing to say so.
-		 */
-		if (!run.window_fixed && first != NULL &&
-			(has_rows || rep->deletes > 0 || rep->carries_truncate) &&
-			target_was_dropped(&run, conn))
-		{
-			rebuilt = true;
-			first = NULL;
-			has_rows = source_has_rows(&run, first, last);
-		}
-
-		rep->rows = 0;
-		rep->bytes = 0;
-		rep->raw_bytes = 0;
-		rep->files = 0;
-		if (has_rows || rep->deletes > 0 || rep->carries_truncate || r->strategy == STRATEGY_FULL)
-		{
-			ListCell   *lc;
-
-			if (*conn == NULL)
-				*conn = redshift_connect();
-			export_layout(r, *conn, layout);
-			layout->target_rebuilt = rebuilt;
-			rep->target_columns = NIL;
-			rep->target_keys = NIL;
-			foreach(lc, layout->columns)
-				rep->target_columns = lappend(rep->target_columns,
-											  ((ColumnMap *) lfirst(lc))->target_name);
-			foreach(lc, layout->key_columns)
-				rep->target_keys = lappend(rep->target_keys,
-										   ((ColumnMap *) lfirst(lc))->target_name);
-			rep->target_order = layout->replication_field_target;
-			if (has_rows)
-			{
-				rep->rows = stream_rows(&run, layout, first, last);
-				for (int i = 0; i < pipeline_file_count(run.rows.pipeline); i++)
-				{
-					rep->bytes += pipeline_file(run.rows.pipeline, i)->bytes;
-					rep->raw_bytes += pipeline_file(run.rows.pipeline, i)->raw_bytes;
-				}
-				rep->files = pipeline_file_count(run.rows.pipeline);
-			}
-			if (rep->deletes > 0 && !rep->carries_truncate && r->strategy != STRATEGY_FULL)
-			{
-				rep->deletes = stream_deletes(&run, layout);
-				for (int i = 0; i < pipeline_file_count(run.deletes.pipeline); i++)
-					rep->bytes += pipeline_file(run.deletes.pipeline, i)->bytes;
-				rep->files += pipeline_file_count(run.deletes.pipeline);
-			}
-		}
-		rep->truncated_values = run.rows.counters.truncated + run.deletes.counters.truncated;
-		rep->clamped_values = run.rows.counters.clamped + run.deletes.counters.clamped;
-
-		if (!run.window_fixed)
-		{
-			rep->window_first = first;
-			rep->window_last = last;
-			if (r->replication_field)
-				rep->next_first = watermark_next_first(r, run.field_type, rep->window_first,
-													   last, rep->carries_truncate, &horizon);
-		}
-		rep->export_seconds = (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC;
-		state_record_export(rep);
-	}
-	PG_CATCH();
-	{
-		/* Stop the threads and abort their uploads before unwinding. */
-		destroy_pipeline(&run.rows);
-		destroy_pipeline(&run.deletes);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(caller);
-
-	if (rep->truncated_values > 0 || rep->clamped_values > 0)
-		ereport(WARNING,
-				(errmsg("redtrack: %s: " INT64_FORMAT " values cut or rounded to fit the target, "
-						INT64_FORMAT " values the target cannot hold replaced",
-						r->source_name, rep->truncated_values, rep->clamped_values),
-				 errdetail("Replication " INT64_FORMAT " records both counts.", rep->id)));
-
-	/* The manifests, last: only now is the replication complete on S3. */
-	if (export_has_work(r, rep))
-	{
-		S3Client   *client;
-		TimestampTz upload_started = GetCurrentTimestamp();
-
-		engine_begin_transaction(caller);
-		state_set(rep, "uploading");
-		engine_commit_transaction(caller);
-		redtrack_progress_phase("uploading");
-		pgstat_report_activity(STATE_RUNNING, psprintf("redtrack: uploading the manifest of %s",
-														r->source_name));
-
-		client = redtrack_s3_open(s3);
-		PG_TRY();
-		{
-			if (run.rows.pipeline && pipeline_file_count(run.rows.pipeline) > 0)
-				put_manifest(client, s3, psprintf("%smanifest.json", rep->s3_key), run.rows.pipeline);
-			if (run.deletes.pipeline && pipeline_file_count(run.deletes.pipeline) > 0)
-				put_manifest(client, s3, psprintf("%sdeletes.manifest.json", rep->s3_key),
-							 run.deletes.pipeline);
-		}
-		PG_CATCH();
-		{
-			destroy_pipeline(&run.rows);
-			destroy_pipeline(&run.deletes);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		destroy_pipeline(&run.rows);
-		destroy_pipeline(&run.deletes);
-
-		rep->upload_seconds = (double) (GetCurrentTimestamp() - upload_started) / USECS_PER_SEC;
-		engine_begin_transaction(caller);
-		state_record_upload(rep);
-		engine_commit_transaction(caller);
+		role_scope_enter(&reader, run->reader);
+		spi_run(psprintf("SELECT pg_catalog.max(%s)::text FROM %s",
+						 quote_identifier(r->replication_field), table_reference(r)),
+				NULL, true);
+		role_scope_leave(&reader);
+		run->last = spi_get_text(CurrentMemoryContext, 0, 1);
 	}
 	else
+		spi_run("SELECT 1", NULL, true);
+	run->rep->snapshot_at = GetCurrentTimestamp();
+	run->rep->horizon = run->horizon.horizon;
+}
+
+bool
+export_scan(ExportRun *run, ExportLayout *layout)
+{
+	Replication *rep = run->rep;
+	bool		work;
+
+	if (run->started == 0)
+		run->started = GetCurrentTimestamp();
+	run->reader = redtrack_source_reader(run->r);
+	run->first = rep->window_first;
+	run->last = rep->window_last;
+	if (!run->window_fixed)
+		read_upper_bound(run);
+
+	/* The table's delete records, taken by this replication. */
+	if (run->r->track_deletes)
+		state_claim_deletes(rep, !run->window_fixed);
+
+	/* After a TRUNCATE the target is rebuilt: send every row. */
+	if (rep->carries_truncate)
+		run->first = NULL;
+	run->has_rows = source_has_rows(run);
+	work = run->has_rows || rep->deletes > 0 || rep->carries_truncate ||
+		run->strategy->replaces_target;
+
+	/*
+	 * A target that held this table's rows and is gone (dropped by hand)
+	 * must be rebuilt from every row, not from this window: loading only
+	 * the window would leave the rest of the table missing on the
+	 * warehouse with nothing to say so.
+	 */
+	layout->target_rebuilt = false;
+	if (work && !run->window_fixed && run->first != NULL && layout->prepared &&
+		layout->target_dropped)
 	{
-		destroy_pipeline(&run.rows);
-		destroy_pipeline(&run.deletes);
+		ereport(WARNING,
+				(errmsg("redtrack: target table %s of %s no longer exists; replication " INT64_FORMAT
+						" rebuilds it from every row", run->r->target_table, run->r->source_name,
+						rep->id),
+				 errdetail("An earlier replication loaded it; it was dropped on the warehouse since.")));
+		layout->target_rebuilt = true;
+		run->first = NULL;
+		run->has_rows = source_has_rows(run);
 	}
+	return work;
+}
+
+static void
+record_layout(Replication *rep, ExportLayout *layout)
+{
+	ListCell   *lc;
+
+	rep->target_columns = NIL;
+	rep->target_keys = NIL;
+	foreach(lc, layout->columns)
+		rep->target_columns = lappend(rep->target_columns,
+									  ((ColumnMap *) lfirst(lc))->target_name);
+	foreach(lc, layout->key_columns)
+		rep->target_keys = lappend(rep->target_keys, ((ColumnMap *) lfirst(lc))->target_name);
+	rep->target_order = layout->replication_field_target;
+}
+
+static void
+add_file_sizes(Replication *rep, Pipeline *p, bool raw)
+{
+	for (int i = 0; i < pipeline_file_count(p); i++)
+	{
+		rep->bytes += pipeline_file(p, i)->bytes;
+		if (raw)
+			rep->raw_bytes += pipeline_file(p, i)->raw_bytes;
+	}
+	rep->files += pipeline_file_count(p);
+}
+
+void
+export_stream(ExportRun *run, ExportLayout *layout, bool work)
+{
+	Replication *rep = run->rep;
+
+	rep->rows = 0;
+	rep->bytes = 0;
+	rep->raw_bytes = 0;
+	rep->files = 0;
+	if (work)
+	{
+		record_layout(rep, layout);
+		if (run->has_rows)
+		{
+			rep->rows = stream_rows(run, layout);
+			add_file_sizes(rep, run->rows.pipeline, true);
+			/*
+			 * The ids carried: events the enricher set aside count too
+			 * (have_range), not only rows written.
+			 */
+			if (run->strategy->rows_sent && run->rows.track_ids)
+				run->strategy->rows_sent(rep, run->rows.have_range ? run->rows.ranges.data : NULL);
+		}
+		if (rep->deletes > 0 && !rep->carries_truncate && !run->strategy->replaces_target)
+		{
+			rep->deletes = stream_deletes(run, layout);
+			add_file_sizes(rep, run->deletes.pipeline, false);
+		}
+	}
+	rep->truncated_values = run->rows.counters.truncated + run->deletes.counters.truncated;
+	rep->clamped_values = run->rows.counters.clamped + run->deletes.counters.clamped;
+
+	if (!run->window_fixed)
+	{
+		rep->window_first = run->first;
+		rep->window_last = run->last;
+		if (run->r->replication_field)
+			rep->next_first = watermark_next_first(run->r, run->r->field_type, rep->window_first,
+												   run->last, rep->carries_truncate, &run->horizon);
+	}
+	rep->export_seconds = (double) (GetCurrentTimestamp() - run->started) / USECS_PER_SEC;
+}
+
+/* The manifests, last: only with them is the replication complete on S3. */
+void
+export_put_manifests(ExportRun *run)
+{
+	S3Client   *client = redtrack_s3_open(run->s3);
+	const char *key = run->rep->s3_key;
+
+	if (run->rows.pipeline && pipeline_file_count(run->rows.pipeline) > 0)
+		put_manifest(client, run->s3, psprintf("%smanifest.json", key), run->rows.pipeline);
+	if (run->deletes.pipeline && pipeline_file_count(run->deletes.pipeline) > 0)
+		put_manifest(client, run->s3, psprintf("%sdeletes.manifest.json", key),
+					 run->deletes.pipeline);
+}
+
+void
+export_end(ExportRun *run)
+{
+	if (run == NULL)
+		return;
+	destroy_pipeline(&run->rows);
+	destroy_pipeline(&run->deletes);
 }

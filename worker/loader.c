@@ -12,15 +12,14 @@
  *	 4. a replayed TRUNCATE or a full replication empties the target
  *		(DELETE, never TRUNCATE, which would commit, nor DROP/RENAME, which
  *		would lose grants and views);
- *	 5. merge: timed deletes the staged keys and inserts the newest staged
- *		row per key; identity inserts staged rows whose key is not there
- *		yet; full inserts everything;
+ *	 5. merge, as the table's strategy says (worker/strategy/): e.g. timed
+ *		deletes the staged keys and inserts the newest staged row per key;
  *	 6. insert the load marker;
  *
  * then COMMIT.  Deletes come before inserts so a key deleted and inserted
  * again within one replication ends up present.
  *
- * Only SQL that Redshift accepts (REDSHIFT.md): no ON CONFLICT, no
+ * Only SQL that Redshift accepts: no ON CONFLICT, no
  * RETURNING, no COPY FROM STDIN on Redshift.
  *
  *-------------------------------------------------------------------------
@@ -43,6 +42,7 @@
 #include "loader.h"
 #include "redact.h"
 #include "rs_ident.h"
+#include "strategy.h"
 #include "target.h"
 #include "typemap.h"
 
@@ -324,7 +324,7 @@ insert_marker(Load *load, int64 rows_loaded)
 	params[0] = psprintf(INT64_FORMAT, load->rep->id);
 	params[1] = marker_source(load);
 	params[2] = load->r->target_table;
-	params[3] = redtrack_strategy_name(load->r->strategy);
+	params[3] = strategy_of(load->r)->name;
 	params[4] = load->rep->window_first;
 	params[5] = load->rep->window_last;
 	params[6] = psprintf(INT64_FORMAT, rows_loaded);
@@ -744,38 +744,25 @@ deduplicated_stage(Load *load)
 					key_partition(load, rep->target_keys), order, rn, load->stage, rn);
 }
 
+/* The strategy's merge of the stage into the target. */
 static void
 merge_stage(Load *load)
 {
 	Replication *rep = load->rep;
-	char	   *source = deduplicated_stage(load);
+	StrategyMerge m;
 	bool		deduplicated = (rep->target_keys != NIL);
+	ListCell   *lc;
 
-	switch (load->r->strategy)
-	{
-		case STRATEGY_TIMED:
-			exec(load, psprintf("DELETE FROM %s USING %s WHERE %s", load->target, load->stage,
-								key_join(load, rep->target_keys, load->target, load->stage)));
-			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", load->target,
-								load->column_list, load->column_list, source,
-								deduplicated ? "" : " AS s"));
-			break;
-		case STRATEGY_IDENTITY:
-			/* An anti-join: a retry or a repeated row never duplicates. */
-			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s %s NOT EXISTS "
-								"(SELECT 1 FROM %s AS t WHERE %s)",
-								load->target, load->column_list, load->column_list, source,
-								deduplicated ? "" : " AS s", deduplicated ? "AND" : "WHERE",
-								load->target, key_join(load, rep->target_keys, "t", "s")));
-			break;
-		case STRATEGY_FULL:
-		case STRATEGY_QUEUE:
-			/* full: the target was emptied; queue: events only append */
-			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", load->target,
-								load->column_list, load->column_list, source,
-								deduplicated ? "" : " AS s"));
-			break;
-	}
+	memset(&m, 0, sizeof(m));
+	m.target = load->target;
+	m.stage = load->stage;
+	m.columns = load->column_list;
+	m.source = deduplicated ? deduplicated_stage(load) : psprintf("%s AS s", load->stage);
+	m.source_has_where = deduplicated;
+	m.target_stage_keys = key_join(load, rep->target_keys, load->target, load->stage);
+	m.t_s_keys = key_join(load, rep->target_keys, "t", "s");
+	foreach(lc, strategy_of(load->r)->merge_sql(&m))
+		exec(load, lfirst(lc));
 }
 
 static int64
@@ -846,7 +833,7 @@ load_replication_once(Replicable *r, Replication *rep, S3Settings *s3, RedshiftC
 		rows_loaded = copy_manifest(&load, load.stage, load.column_list,
 									psprintf("%smanifest.json", rep->s3_key));
 	}
-	if (rep->deletes > 0 && !rep->carries_truncate && r->strategy != STRATEGY_FULL)
+	if (rep->deletes > 0 && !rep->carries_truncate && !strategy_of(r)->replaces_target)
 	{
 		char	   *keys = name_list(rep->target_keys, NULL);
 
@@ -858,7 +845,7 @@ load_replication_once(Replicable *r, Replication *rep, S3Settings *s3, RedshiftC
 							 key_join(&load, rep->target_keys, load.target, load.deletes_stage)));
 		exec(&load, psprintf("DROP TABLE %s", load.deletes_stage));
 	}
-	if (rep->carries_truncate || r->strategy == STRATEGY_FULL)
+	if (rep->carries_truncate || strategy_of(r)->replaces_target)
 		exec(&load, psprintf("DELETE FROM %s", load.target));
 	if (rep->rows > 0)
 	{

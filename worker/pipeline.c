@@ -806,12 +806,6 @@ pipeline_error(Pipeline *p)
 	return p->error;
 }
 
-bool
-pipeline_interrupted(Pipeline *p)
-{
-	return p->interrupted;
-}
-
 void
 pipeline_stats(Pipeline *p, PipelineStats *stats)
 {

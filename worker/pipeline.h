@@ -82,7 +82,6 @@ extern bool pipeline_commit(Pipeline *p, int slice);
 extern bool pipeline_finish(Pipeline *p);
 
 extern const char *pipeline_error(Pipeline *p);
-extern bool pipeline_interrupted(Pipeline *p);
 extern void pipeline_stats(Pipeline *p, PipelineStats *stats);
 
 /* After a successful finish: the files written, in order. */

@@ -46,6 +46,8 @@
 #include "scheduler.h"
 #include "shmem.h"
 #include "spi_util.h"
+#include "state.h"
+#include "strategy.h"
 
 /* After a crash the postmaster starts the worker again this much later. */
 #define SCHEDULER_RESTART_SECONDS 10
@@ -84,12 +86,6 @@ reload_configuration_if_asked(void)
  * ----------------------------------------------------------------
  */
 
-typedef struct DueTable
-{
-	Oid			relid;
-	TimestampTz due_at;
-} DueTable;
-
 static bool
 extension_installed(MemoryContext cxt)
 {
@@ -109,36 +105,10 @@ extension_installed(MemoryContext cxt)
 static List *
 due_tables(MemoryContext cxt)
 {
-	List	   *result = NIL;
-	SpiArgs		args = {0};
-	uint64		n;
+	List	   *result;
 
-	spi_arg_int8(&args, (int64) redtrack_naptime * 1000);
-	spi_arg_int8(&args, MAX_RETRY_BACKOFF_MS);
 	engine_begin_transaction(cxt);
-	SPI_connect();
-	n = spi_run("SELECT r.source::pg_catalog.oid, "
-				"  CASE WHEN l.id IS NULL THEN pg_catalog.now() "
-				"       WHEN l.state = 'failed' THEN l.updated_at + pg_catalog.make_interval(secs => "
-				"            least($2::float8, $1::float8 * (2 ^ l.retries)) / 1000) "
-				"       WHEN l.state NOT IN ('imported', 'canceled') THEN pg_catalog.now() "
-				"       WHEN r.every IS NULL THEN pg_catalog.now() "
-				"       ELSE l.created_at + r.every END "
-				"FROM redtrack.replicables AS r "
-				"LEFT JOIN LATERAL (SELECT * FROM redtrack.replications AS p "
-				"                   WHERE p.source = r.source ORDER BY p.id DESC LIMIT 1) AS l ON true "
-				"ORDER BY r.registered_at, r.source::pg_catalog.oid", &args, true);
-	for (uint64 i = 0; i < n; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		DueTable   *t = palloc(sizeof(DueTable));
-
-		t->relid = (Oid) spi_get_int8(i, 1, NULL);
-		t->due_at = spi_get_timestamptz(i, 2);
-		result = lappend(result, t);
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
+	result = state_due_tables(cxt, (int64) redtrack_naptime * 1000, MAX_RETRY_BACKOFF_MS);
 	engine_commit_transaction(cxt);
 	return result;
 }
@@ -151,14 +121,7 @@ static void
 mark_interrupted(MemoryContext cxt)
 {
 	engine_begin_transaction(cxt);
-	SPI_connect();
-	spi_run("UPDATE redtrack.replications AS p "
-			"SET failed_phase = p.state, state = 'failed', "
-			"    error = 'interrupted: the process running it stopped', updated_at = pg_catalog.now() "
-			"WHERE p.state NOT IN ('imported', 'canceled', 'failed') "
-			"  AND pg_catalog.pg_try_advisory_xact_lock(" CppAsString2(REDTRACK_LOCK_CLASS)
-			", p.source::pg_catalog.oid::int4)", NULL, false);
-	SPI_finish();
+	state_mark_interrupted(REDTRACK_LOCK_CLASS);
 	engine_commit_transaction(cxt);
 }
 
@@ -199,9 +162,35 @@ configuration_problem(MemoryContext cxt)
  */
 
 static void
+count_outcome(TableOutcome *outcome)
+{
+	if (outcome->skipped || outcome->not_registered)
+		return;
+	status.tables_run++;
+	if (outcome->error[0])
+		status.tables_failed++;
+	redtrack_scheduler_report(&status);
+}
+
+static void
+run_grouped(List *relids)
+{
+	int			n = list_length(relids);
+	Oid		   *ids = palloc(sizeof(Oid) * n);
+	TableOutcome *outcomes = palloc0(sizeof(TableOutcome) * n);
+
+	for (int i = 0; i < n; i++)
+		ids[i] = list_nth_oid(relids, i);
+	engine_run_tables(ids, n, ENGINE_REPLICATE, false, outcomes);
+	for (int i = 0; i < n; i++)
+		count_outcome(&outcomes[i]);
+}
+
+static void
 run_once(bool everything, MemoryContext cxt)
 {
 	List	   *tables;
+	List	   *grouped = NIL;
 	ListCell   *lc;
 	char	   *problem;
 
@@ -232,6 +221,7 @@ run_once(bool everything, MemoryContext cxt)
 	foreach(lc, tables)
 	{
 		DueTable   *t = lfirst(lc);
+		const Strategy *strategy = strategy_by_name(t->strategy);
 		TableOutcome outcome;
 
 		CHECK_FOR_INTERRUPTS();
@@ -240,14 +230,17 @@ run_once(bool everything, MemoryContext cxt)
 			break;
 		if (!everything && t->due_at > GetCurrentTimestamp())
 			continue;
-		engine_run_table(t->relid, ENGINE_REPLICATE, false, &outcome);
-		if (outcome.skipped || outcome.not_registered)
+		/* A strategy that runs per database takes its due tables at the end. */
+		if (strategy && strategy->run_group)
+		{
+			grouped = lappend_oid(grouped, t->relid);
 			continue;
-		status.tables_run++;
-		if (outcome.error[0])
-			status.tables_failed++;
-		redtrack_scheduler_report(&status);
+		}
+		engine_run_table(t->relid, ENGINE_REPLICATE, false, &outcome);
+		count_outcome(&outcome);
 	}
+	if (grouped != NIL && redtrack_enabled)
+		run_grouped(grouped);
 }
 
 void

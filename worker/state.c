@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * state.c
- *	  Reading and writing redtrack.replications.
+ *	  Reading and writing redtrack's own tables for the replication path:
+ *	  redtrack.replications, redtrack.deleted_records, and the watermark
+ *	  and registration rows of redtrack.replicables.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,17 +13,18 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "guc.h"
 #include "spi_util.h"
 #include "state.h"
+#include "strategy.h"
 
 #define REPLICATION_COLUMNS \
 	"id, source::pg_catalog.oid, target, strategy, state, failed_phase, window_first, " \
@@ -33,23 +36,44 @@
 	"pg_catalog.array_to_json(target_keys)::text, target_order, queue_ids::text, " \
 	"installation::text"
 
-static const char *const phases[] = {
-	"exporting", "exported", "uploading", "uploaded", "importing", "imported", NULL
+/* The one text form of each state, in ReplicationState's order. */
+static const char *const state_names[] = {
+	[RS_EXPORTING] = "exporting",
+	[RS_EXPORTED] = "exported",
+	[RS_UPLOADING] = "uploading",
+	[RS_UPLOADED] = "uploaded",
+	[RS_IMPORTING] = "importing",
+	[RS_IMPORTED] = "imported",
+	[RS_FAILED] = "failed",
+	[RS_CANCELED] = "canceled",
 };
 
-static int
-phase_rank(const char *phase)
+const char *
+state_name(ReplicationState state)
 {
-	for (int i = 0; phases[i]; i++)
-		if (strcmp(phases[i], phase) == 0)
-			return i;
-	return -1;
+	if (state < 0 || state >= lengthof(state_names))
+		return NULL;
+	return state_names[state];
 }
 
-const char *
+ReplicationState
+state_from_name(const char *name)
+{
+	if (name == NULL)
+		return RS_NONE;
+	for (int i = 0; i < lengthof(state_names); i++)
+		if (strcmp(state_names[i], name) == 0)
+			return (ReplicationState) i;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("redtrack.replications holds an unknown state \"%s\"", name)));
+	pg_unreachable();
+}
+
+ReplicationState
 replication_phase(Replication *rep)
 {
-	if (strcmp(rep->state, "failed") == 0 && rep->failed_phase)
+	if (rep->state == RS_FAILED && rep->failed_phase != RS_NONE)
 		return rep->failed_phase;
 	return rep->state;
 }
@@ -57,14 +81,14 @@ replication_phase(Replication *rep)
 bool
 replication_is_finished(Replication *rep)
 {
-	return strcmp(rep->state, "imported") == 0 || strcmp(rep->state, "canceled") == 0;
+	return rep->state == RS_IMPORTED || rep->state == RS_CANCELED;
 }
 
 /* Stopped before its files and manifest were all in S3. */
 bool
 replication_needs_export(Replication *rep)
 {
-	return phase_rank(replication_phase(rep)) < phase_rank("uploaded");
+	return replication_phase(rep) < RS_UPLOADED;
 }
 
 /*
@@ -153,8 +177,8 @@ replication_from_row(MemoryContext cxt, uint64 row)
 	rep->relid = (Oid) spi_get_int8(row, 2, NULL);
 	rep->target = spi_get_text(cxt, row, 3);
 	rep->strategy = spi_get_text(cxt, row, 4);
-	rep->state = spi_get_text(cxt, row, 5);
-	rep->failed_phase = spi_get_text(cxt, row, 6);
+	rep->state = state_from_name(spi_get_text(cxt, row, 5));
+	rep->failed_phase = state_from_name(spi_get_text(cxt, row, 6));
 	rep->window_first = spi_get_text(cxt, row, 7);
 	rep->window_last = spi_get_text(cxt, row, 8);
 	rep->next_first = spi_get_text(cxt, row, 9);
@@ -205,16 +229,6 @@ state_latest(Oid relid)
 					 "WHERE source = $1::pg_catalog.regclass ORDER BY id DESC LIMIT 1", &args);
 }
 
-Replication *
-state_get(int64 id)
-{
-	SpiArgs		args = {0};
-
-	spi_arg_int8(&args, id);
-	return fetch_one("SELECT " REPLICATION_COLUMNS " FROM redtrack.replications WHERE id = $1",
-					 &args);
-}
-
 bool
 state_has_imported(Oid relid)
 {
@@ -247,6 +261,25 @@ state_watermark(Replicable *r)
 	return watermark;
 }
 
+char *
+state_imported_window_last(Oid relid, int64 epoch, TimestampTz snapshot_limit)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	SpiArgs		args = {0};
+	char	   *last;
+
+	spi_arg_oid(&args, relid);
+	spi_arg_int8(&args, epoch);
+	spi_arg_timestamptz(&args, snapshot_limit);
+	SPI_connect();
+	spi_run("SELECT pg_catalog.max(window_last::numeric)::text FROM redtrack.replications "
+			"WHERE source = $1::pg_catalog.regclass AND id > $2 AND state = 'imported' "
+			"  AND snapshot_at <= $3 AND window_last IS NOT NULL", &args, true);
+	last = spi_get_text(caller, 0, 1);
+	SPI_finish();
+	return last;
+}
+
 /*
  * A new replication, under this installation's identity (see
  * redtrack.installation): its id and identity name its load marker on the
@@ -262,7 +295,7 @@ state_create(Replicable *r, const char *window_first)
 
 	spi_arg_oid(&args, r->relid);
 	spi_arg_text(&args, r->target_table);
-	spi_arg_text(&args, redtrack_strategy_name(r->strategy));
+	spi_arg_text(&args, strategy_of(r)->name);
 	spi_arg_text(&args, window_first);
 	SPI_connect();
 	if (spi_run("SELECT 1 FROM redtrack.installation", NULL, true) != 1)
@@ -290,34 +323,43 @@ run_update(const char *sql, SpiArgs *args)
 }
 
 /*
- * The new state string lives in the replication's own context: callers run
- * inside transactions and SPI calls whose contexts end before the
- * replication does, and the error path reads the state after an abort.
+ * The new state is set on the replication too: the error path reads it
+ * after an abort, and NOTIFY reports it.
  */
 void
-state_resume(Replication *rep, const char *state)
+state_resume(Replication *rep, ReplicationState state)
 {
 	SpiArgs		args = {0};
 
 	rep->retries++;
-	rep->state = MemoryContextStrdup(GetMemoryChunkContext(rep), state);
+	rep->state = state;
+	rep->failed_phase = RS_NONE;
 	rep->error = NULL;
 	spi_arg_int8(&args, rep->id);
-	spi_arg_text(&args, state);
+	spi_arg_text(&args, state_name(state));
 	run_update("UPDATE redtrack.replications SET state = $2, failed_phase = NULL, error = NULL, "
 			   "retries = retries + 1, updated_at = pg_catalog.now() WHERE id = $1", &args);
 }
 
 void
-state_set(Replication *rep, const char *state)
+state_set(Replication *rep, ReplicationState state)
 {
 	SpiArgs		args = {0};
 
-	rep->state = MemoryContextStrdup(GetMemoryChunkContext(rep), state);
+	rep->state = state;
+	rep->failed_phase = RS_NONE;
 	spi_arg_int8(&args, rep->id);
-	spi_arg_text(&args, state);
+	spi_arg_text(&args, state_name(state));
 	run_update("UPDATE redtrack.replications SET state = $2, failed_phase = NULL, "
 			   "updated_at = pg_catalog.now() WHERE id = $1", &args);
+}
+
+static void
+arg_text_array(SpiArgs *args, List *names)
+{
+	args->types[args->n] = TEXTARRAYOID;
+	args->values[args->n] = list_to_text_array(names);
+	args->nulls[args->n++] = names ? ' ' : 'n';
 }
 
 void
@@ -325,7 +367,8 @@ state_record_export(Replication *rep)
 {
 	SpiArgs		args = {0};
 
-	rep->state = "exported";
+	rep->state = RS_EXPORTED;
+	rep->failed_phase = RS_NONE;
 	spi_arg_int8(&args, rep->id);
 	spi_arg_text(&args, rep->window_first);
 	spi_arg_text(&args, rep->window_last);
@@ -342,12 +385,8 @@ state_record_export(Replication *rep)
 	spi_arg_int8(&args, rep->clamped_values);
 	spi_arg_text(&args, rep->s3_key);
 	spi_arg_float8(&args, rep->export_seconds);
-	args.types[args.n] = TEXTARRAYOID;
-	args.values[args.n] = list_to_text_array(rep->target_columns);
-	args.nulls[args.n++] = rep->target_columns ? ' ' : 'n';
-	args.types[args.n] = TEXTARRAYOID;
-	args.values[args.n] = list_to_text_array(rep->target_keys);
-	args.nulls[args.n++] = rep->target_keys ? ' ' : 'n';
+	arg_text_array(&args, rep->target_columns);
+	arg_text_array(&args, rep->target_keys);
 	spi_arg_text(&args, rep->target_order);
 	spi_arg_text(&args, rep->queue_ids);
 	run_update("UPDATE redtrack.replications SET state = 'exported', failed_phase = NULL, "
@@ -366,7 +405,8 @@ state_record_upload(Replication *rep)
 {
 	SpiArgs		args = {0};
 
-	rep->state = "uploaded";
+	rep->state = RS_UPLOADED;
+	rep->failed_phase = RS_NONE;
 	spi_arg_int8(&args, rep->id);
 	spi_arg_float8(&args, rep->upload_seconds);
 	run_update("UPDATE redtrack.replications SET state = 'uploaded', failed_phase = NULL, "
@@ -376,46 +416,82 @@ state_record_upload(Replication *rep)
 }
 
 void
-state_record_failure(int64 id, const char *phase, const char *error)
+state_record_failure(Replication *rep, ReplicationState phase, const char *error)
 {
 	SpiArgs		args = {0};
 
 	commit_synchronously();
-	spi_arg_int8(&args, id);
-	spi_arg_text(&args, phase);
+	rep->state = RS_FAILED;
+	rep->failed_phase = phase;
+	spi_arg_int8(&args, rep->id);
+	spi_arg_text(&args, state_name(phase));
 	spi_arg_text(&args, error);
 	run_update("UPDATE redtrack.replications SET state = 'failed', failed_phase = $2, error = $3, "
 			   "updated_at = pg_catalog.now() WHERE id = $1", &args);
 }
 
 /*
- * Give up on a replication.  The delete records it carried go back to the
- * pool, so the next replication sends them.
+ * Cancel the unfinished replications a condition selects ($1 is the
+ * replication id or the source table, $2 the reason): the delete records
+ * they carried go back to the pool first, so the next replication sends
+ * them.  The one way a replication is canceled, for the engine and for
+ * rrr_reset.
  */
+static uint64
+cancel_unfinished(const char *which, SpiArgs *args)
+{
+	uint64		canceled;
+
+	commit_synchronously();
+	SPI_connect();
+	spi_run(psprintf("UPDATE redtrack.deleted_records SET replication_id = NULL "
+					 "WHERE replication_id IN (SELECT id FROM redtrack.replications "
+					 "  WHERE %s AND state NOT IN ('imported', 'canceled'))", which),
+			args, false);
+	canceled = spi_run(psprintf("UPDATE redtrack.replications SET state = 'canceled', "
+								"failed_phase = NULL, error = $2, updated_at = pg_catalog.now() "
+								"WHERE %s AND state NOT IN ('imported', 'canceled')", which),
+					   args, false);
+	SPI_finish();
+	return canceled;
+}
+
 void
 state_cancel(Replication *rep, const char *reason)
 {
 	SpiArgs		args = {0};
 
-	rep->state = "canceled";
-	commit_synchronously();
+	rep->state = RS_CANCELED;
+	rep->failed_phase = RS_NONE;
 	spi_arg_int8(&args, rep->id);
 	spi_arg_text(&args, reason);
-	SPI_connect();
-	spi_run("UPDATE redtrack.replications SET state = 'canceled', failed_phase = NULL, "
-			"error = $2, updated_at = pg_catalog.now() WHERE id = $1", &args, false);
+	(void) cancel_unfinished("id = $1", &args);
+}
+
+uint64
+state_reset(Oid relid, const char *reason)
+{
+	SpiArgs		args = {0};
+	uint64		canceled;
+
+	spi_arg_oid(&args, relid);
+	spi_arg_text(&args, reason);
+	canceled = cancel_unfinished("source = $1::pg_catalog.regclass", &args);
 	args.n = 1;
-	spi_run("UPDATE redtrack.deleted_records SET replication_id = NULL WHERE replication_id = $1",
-			&args, false);
-	SPI_finish();
+	run_update("UPDATE redtrack.replicables SET watermark_epoch = "
+			   "  (SELECT COALESCE(pg_catalog.max(id), 0) FROM redtrack.replications "
+			   "   WHERE source = $1::pg_catalog.regclass) "
+			   "WHERE source = $1::pg_catalog.regclass", &args);
+	return canceled;
 }
 
 void
-state_mark_imported(Replication *rep, Replicable *r, int64 rows_loaded)
+state_mark_imported(Replication *rep, Replicable *r)
 {
 	SpiArgs		args = {0};
 
-	rep->state = "imported";
+	rep->state = RS_IMPORTED;
+	rep->failed_phase = RS_NONE;
 	commit_synchronously();
 	spi_arg_int8(&args, rep->id);
 	spi_arg_float8(&args, rep->import_seconds);
@@ -427,18 +503,6 @@ state_mark_imported(Replication *rep, Replicable *r, int64 rows_loaded)
 	args.n = 1;
 	/* Exactly the delete records this replication carried. */
 	spi_run("DELETE FROM redtrack.deleted_records WHERE replication_id = $1", &args, false);
-
-	/* A drained queue: exactly the events this replication carried go. */
-	if (r->strategy == STRATEGY_QUEUE && rep->queue_ids)
-	{
-		SpiArgs		ids = {0};
-
-		spi_arg_text(&ids, rep->queue_ids);
-		spi_run(psprintf("DELETE FROM %s WHERE redtrack_event_id BETWEEN "
-						 "pg_catalog.lower($1::int8multirange) AND pg_catalog.upper($1::int8multirange) - 1 "
-						 "AND redtrack_event_id OPERATOR(pg_catalog.<@) $1::int8multirange", r->source_name),
-				&ids, false);
-	}
 
 	/*
 	 * After a TRUNCATE was replayed, earlier replications say nothing about
@@ -454,7 +518,6 @@ state_mark_imported(Replication *rep, Replicable *r, int64 rows_loaded)
 				"WHERE source = $1::pg_catalog.regclass", &epoch, false);
 	}
 	SPI_finish();
-	(void) rows_loaded;
 }
 
 void
@@ -498,21 +561,55 @@ state_notify(Replication *rep, const char *source_name)
 	appendStringInfoString(&payload, "{\"table\": ");
 	escape_json(&payload, source_name);
 	appendStringInfo(&payload, ", \"replication_id\": " INT64_FORMAT ", \"state\": ", rep->id);
-	escape_json(&payload, rep->state);
+	escape_json(&payload, state_name(rep->state));
 	appendStringInfo(&payload, ", \"rows\": " INT64_FORMAT ", \"deletes\": " INT64_FORMAT "}",
 					 rep->rows, rep->deletes);
 	Async_Notify("redtrack", payload.data);
 }
 
+/* ----------------------------------------------------------------
+ * S3 keys
+ * ----------------------------------------------------------------
+ */
+
 /*
- * S3 keys allow anything, but a target name is pasted into COPY and JSON:
- * keep [A-Za-z0-9.-] and write every other byte as _xx, which is
- * unambiguous (an underscore is _5f).
+ * One part of a target name (schema or table, unquoted, case kept) in a
+ * key.  Kept as written: letters, digits, '_' and '-'.  Every other byte is
+ * written %XX (hex), because an S3 key cannot carry it safely or it would
+ * be ambiguous:
+ *   '%'  the escape itself, so that the rule stays reversible;
+ *   '/'  would add a level to the key;
+ *   '.'  separates schema and table ("a.b" the table vs a.b);
+ *   quotes, backslashes, spaces, control characters, non-ASCII bytes and
+ *        other punctuation: keys are pasted into COPY's string literals,
+ *        JSON manifests and URLs, and AWS advises against them in keys.
+ */
+static void
+append_key_part(StringInfo key, const char *part)
+{
+	for (const unsigned char *p = (const unsigned char *) part; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
+			appendStringInfoChar(key, (char) *p);
+		else
+			appendStringInfo(key, "%%%02X", *p);
+	}
+}
+
+/*
+ * "<prefix>/<target>/<id>/": the target's parts joined with '.', e.g.
+ * target bar_exp -> redtrack/bar_exp/42/, "Sales"."order lines" ->
+ * redtrack/Sales.order%20lines/42/.  Only new replications get keys from
+ * here: replications exported by an earlier version keep the key they
+ * stored (under which their files are).
  */
 char *
 state_s3_key(const char *s3_prefix, const char *target, int64 id)
 {
 	StringInfoData key;
+	List	   *parts = redtrack_split_name(target);
+	ListCell   *lc;
 
 	initStringInfo(&key);
 	if (s3_prefix && s3_prefix[0])
@@ -520,14 +617,209 @@ state_s3_key(const char *s3_prefix, const char *target, int64 id)
 		appendStringInfoString(&key, s3_prefix);
 		appendStringInfoChar(&key, '/');
 	}
-	for (const unsigned char *p = (const unsigned char *) target; *p; p++)
+	if (parts == NIL)
+		append_key_part(&key, target);
+	foreach(lc, parts)
 	{
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			(*p >= '0' && *p <= '9') || *p == '.' || *p == '-')
-			appendStringInfoChar(&key, (char) *p);
-		else if (*p != '"')
-			appendStringInfo(&key, "_%02x", *p);
+		if (lc != list_head(parts))
+			appendStringInfoChar(&key, '.');
+		append_key_part(&key, lfirst(lc));
 	}
 	appendStringInfo(&key, "/" INT64_FORMAT "/", id);
 	return key.data;
+}
+
+/* ----------------------------------------------------------------
+ * The scheduler's questions
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Due: now for a table without replication or with an unfinished one; a
+ * failed one after a backoff that doubles per retry (capped); otherwise
+ * `every` after the last one started (now without `every`).
+ */
+List *
+state_due_tables(MemoryContext cxt, int64 naptime_ms, int64 max_backoff_ms)
+{
+	List	   *result = NIL;
+	SpiArgs		args = {0};
+	uint64		n;
+
+	spi_arg_int8(&args, naptime_ms);
+	spi_arg_int8(&args, max_backoff_ms);
+	SPI_connect();
+	n = spi_run("SELECT r.source::pg_catalog.oid, "
+				"  CASE WHEN l.id IS NULL THEN pg_catalog.now() "
+				"       WHEN l.state = 'failed' THEN l.updated_at + pg_catalog.make_interval(secs => "
+				"            least($2::float8, $1::float8 * (2 ^ l.retries)) / 1000) "
+				"       WHEN l.state NOT IN ('imported', 'canceled') THEN pg_catalog.now() "
+				"       WHEN r.every IS NULL THEN pg_catalog.now() "
+				"       ELSE l.created_at + r.every END, "
+				"  r.strategy "
+				"FROM redtrack.replicables AS r "
+				"LEFT JOIN LATERAL (SELECT * FROM redtrack.replications AS p "
+				"                   WHERE p.source = r.source ORDER BY p.id DESC LIMIT 1) AS l ON true "
+				"ORDER BY r.registered_at, r.source::pg_catalog.oid", &args, true);
+	for (uint64 i = 0; i < n; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		DueTable   *t = palloc(sizeof(DueTable));
+
+		t->relid = (Oid) spi_get_int8(i, 1, NULL);
+		t->due_at = spi_get_timestamptz(i, 2);
+		t->strategy = spi_get_text(cxt, i, 3);
+		result = lappend(result, t);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
+
+void
+state_mark_interrupted(int32 lock_class)
+{
+	SpiArgs		args = {0};
+
+	spi_arg_int4(&args, lock_class);
+	run_update("UPDATE redtrack.replications AS p "
+			   "SET failed_phase = p.state, state = 'failed', "
+			   "    error = 'interrupted: the process running it stopped', updated_at = pg_catalog.now() "
+			   "WHERE p.state NOT IN ('imported', 'canceled', 'failed') "
+			   "  AND pg_catalog.pg_try_advisory_xact_lock($1, p.source::pg_catalog.oid::int4)",
+			   &args);
+}
+
+/* ----------------------------------------------------------------
+ * redtrack.deleted_records
+ * ----------------------------------------------------------------
+ */
+
+void
+state_claim_deletes(Replication *rep, bool claim_new)
+{
+	SpiArgs		args = {0};
+
+	spi_arg_int8(&args, rep->id);
+	spi_arg_oid(&args, rep->relid);
+	SPI_connect();
+	if (claim_new)
+		spi_run("UPDATE redtrack.deleted_records SET replication_id = $1 "
+				"WHERE source = $2::pg_catalog.regclass AND replication_id IS NULL",
+				&args, false);
+	args.n = 1;
+	/* Not read-only: it must see the UPDATE just made. */
+	spi_run("SELECT COALESCE(pg_catalog.sum(nkeys) FILTER (WHERE kind = 'delete'), 0), "
+			"COALESCE(pg_catalog.bool_or(kind = 'truncate'), false) "
+			"FROM redtrack.deleted_records WHERE replication_id = $1", &args, false);
+	rep->deletes = spi_get_int8(0, 1, NULL);
+	rep->carries_truncate = spi_get_bool(0, 2);
+	SPI_finish();
+}
+
+void
+state_foreach_delete_keys(Replication *rep, DeleteKeysFn fn, void *arg)
+{
+	SpiArgs		args = {0};
+	MemoryContext caller = CurrentMemoryContext;
+	uint64		nrecords;
+
+	spi_arg_int8(&args, rep->id);
+	SPI_connect();
+	/* Not read-only: the records were claimed earlier in this transaction. */
+	nrecords = spi_run("SELECT keys FROM redtrack.deleted_records "
+					   "WHERE replication_id = $1 AND kind = 'delete' ORDER BY id", &args, false);
+	MemoryContextSwitchTo(caller);
+	for (uint64 i = 0; i < nrecords; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			fn(d, arg);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+}
+
+int64
+state_pending_delete_records(Oid relid)
+{
+	SpiArgs		args = {0};
+	int64		records;
+
+	spi_arg_oid(&args, relid);
+	SPI_connect();
+	spi_run("SELECT pg_catalog.count(*) FROM redtrack.deleted_records "
+			"WHERE source = $1::pg_catalog.regclass", &args, true);
+	records = spi_get_int8(0, 1, NULL);
+	SPI_finish();
+	return records;
+}
+
+/* ----------------------------------------------------------------
+ * redtrack.replicables
+ * ----------------------------------------------------------------
+ */
+
+void
+state_insert_registration(Oid relid, const char *strategy, const char *target,
+						  const char *registered_by)
+{
+	SpiArgs		args = {0};
+
+	spi_arg_oid(&args, relid);
+	spi_arg_text(&args, strategy);
+	spi_arg_text(&args, target);
+	spi_arg_text(&args, registered_by);
+	run_update("INSERT INTO redtrack.replicables (source, strategy, target_table, registered_by) "
+			   "VALUES ($1::pg_catalog.regclass, $2, $3, $4)", &args);
+}
+
+void
+state_delete_registration(Oid relid)
+{
+	SpiArgs		args = {0};
+
+	spi_arg_oid(&args, relid);
+	/* History and pending deletes go with it (ON DELETE CASCADE). */
+	run_update("DELETE FROM redtrack.replicables WHERE source = $1::pg_catalog.regclass", &args);
+}
+
+bool
+state_is_registered(Oid relid)
+{
+	SpiArgs		args = {0};
+	bool		found;
+
+	spi_arg_oid(&args, relid);
+	SPI_connect();
+	found = spi_run("SELECT 1 FROM redtrack.replicables WHERE source = $1::pg_catalog.regclass",
+					&args, true) > 0;
+	SPI_finish();
+	return found;
+}
+
+List *
+state_registered_targets(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *result = NIL;
+	uint64		n;
+
+	SPI_connect();
+	n = spi_run("SELECT source::pg_catalog.oid, target_table FROM redtrack.replicables "
+				"ORDER BY registered_at, source::pg_catalog.oid", NULL, true);
+	for (uint64 i = 0; i < n; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		RegisteredTarget *t = palloc(sizeof(RegisteredTarget));
+
+		t->relid = (Oid) spi_get_int8(i, 1, NULL);
+		t->target = spi_get_text(caller, i, 2);
+		result = lappend(result, t);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
 }

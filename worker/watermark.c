@@ -15,6 +15,7 @@
 
 #include "guc.h"
 #include "spi_util.h"
+#include "state.h"
 #include "watermark.h"
 
 static char *server_timezone = NULL;
@@ -122,17 +123,10 @@ watermark_next_first(Replicable *r, Oid field_type, const char *first, const cha
 		/* After a replayed TRUNCATE no earlier snapshot describes the table. */
 		if (carries_truncate)
 			return first ? pstrdup(first) : NULL;
-		spi_arg_oid(&args, r->relid);
-		spi_arg_int8(&args, r->watermark_epoch);
-		spi_arg_timestamptz(&args, h->horizon);
 		spi_arg_text(&args, (h->probe_at != 0 && h->probe_at <= h->horizon) ? h->probe_max : NULL);
-		best = eval_text(caller,
-						 "SELECT (pg_catalog.max(m) + 1)::text FROM ("
-						 "  SELECT $4::numeric AS m"
-						 "  UNION ALL"
-						 "  SELECT pg_catalog.max(window_last::numeric) FROM redtrack.replications"
-						 "  WHERE source = $1::pg_catalog.regclass AND id > $2 AND state = 'imported'"
-						 "    AND snapshot_at <= $3 AND window_last IS NOT NULL) AS candidates",
+		spi_arg_text(&args, state_imported_window_last(r->relid, r->watermark_epoch, h->horizon));
+		/* greatest() ignores NULLs: NULL only when neither is known. */
+		best = eval_text(caller, "SELECT (GREATEST($1::numeric, $2::numeric) + 1)::text",
 						 &args);
 		if (best == NULL)
 			return first ? pstrdup(first) : NULL;

@@ -2,7 +2,7 @@
  *
  * watermark.h
  *	  Where the next replication of a timed or identity table starts, so
- *	  that no committed change is ever missed (DESIGN.md, rule 1).
+ *	  that no committed change is ever missed.
  *
  * The danger is the late commit: a transaction that was open while an
  * export took its snapshot, whose rows the export could not see, commits

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * full.c
+ *	  The full strategy: every row, every run.  The load empties the target
+ *	  (DELETE, in the load's transaction) and inserts the snapshot; it runs
+ *	  even for an empty table, which empties the target.  Delete records
+ *	  need no file of their own: the target is replaced anyway.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "strategy.h"
+
+static List *
+full_merge(const StrategyMerge *m)
+{
+	/* The loader emptied the target (replaces_target). */
+	return list_make1(strategy_insert_all(m));
+}
+
+const Strategy strategy_full = {
+	.kind = STRATEGY_FULL,
+	.name = "full",
+	.windowed = false,
+	.replaces_target = true,
+	.refuses_unfed_columns = true,
+	.select = strategy_no_select,
+	.target_ddl = strategy_table_ddl,
+	.prepare_target = strategy_evolve_target,
+	.rows_sent = NULL,
+	.merge_sql = full_merge,
+	.after_import = NULL,
+	.run_group = NULL,
+};
