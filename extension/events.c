@@ -30,7 +30,10 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
+#include "array_list.h"
 #include "events.h"
+#include "state.h"
+#include "strategy.h"
 #include "ownership.h"
 #include "registry.h"
 #include "spi_util.h"
@@ -67,18 +70,6 @@ join_names(List *names)
 	foreach(lc, names)
 		appendStringInfo(&out, "%s%s", out.len > 0 ? "," : "", (char *) lfirst(lc));
 	return out.data;
-}
-
-static Datum
-names_array(List *names)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * list_length(names));
-	int			i = 0;
-	ListCell   *lc;
-
-	foreach(lc, names)
-		elems[i++] = CStringGetTextDatum(lfirst(lc));
-	return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /* ----------------------------------------------------------------
@@ -142,15 +133,16 @@ create_stream(StreamRequest *req)
 	spi_arg_text(&args, name);
 	spi_arg_text(&args, req->definition);
 	args.types[args.n] = TEXTARRAYOID;
-	args.values[args.n] = req->sortkeys ? names_array(req->sortkeys) : (Datum) 0;
+	args.values[args.n] = req->sortkeys ? redtrack_list_to_text_array(req->sortkeys) : (Datum) 0;
 	args.nulls[args.n++] = req->sortkeys ? ' ' : 'n';
 	spi_arg_text(&args, req->distkey);
 	spi_arg_bool(&args, req->lenient);
 	spi_arg_text(&args, stream_queue_table(name));
 	spi_arg_text(&args, quote_identifier(name));
 	spi_arg_text(&args, req->registrant);
-	spi_run("INSERT INTO redtrack.replicables (source, strategy, target_table, registered_by) "
-			"VALUES ($6::pg_catalog.regclass, 'queue', $7, $8)", &args, false);
+	state_insert_registration(DatumGetObjectId(DirectFunctionCall1(regclassin,
+																   CStringGetDatum(stream_queue_table(name)))),
+							  strategy_for(STRATEGY_QUEUE)->name, quote_identifier(name), req->registrant);
 	spi_run("INSERT INTO redtrack.streams (name, queue_table, columns, sortkey, distkey, lenient) "
 			"VALUES ($1, $6::pg_catalog.regclass, $2::jsonb, $3::name[], $4, $5)", &args, false);
 }

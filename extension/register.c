@@ -39,6 +39,7 @@
 #include "field_type.h"
 #include "ownership.h"
 #include "registry.h"
+#include "state.h"
 #include "target_name.h"
 
 PG_FUNCTION_INFO_V1(rrr_register);
@@ -616,9 +617,6 @@ rrr_unregister(PG_FUNCTION_ARGS)
 	Oid			relid;
 	Relation	rel;
 	OwnerScope	scope;
-	Datum		arg;
-	Oid			argtype = REGCLASSOID;
-	int			rc;
 	Replicable *registration;
 
 	redtrack_require_admin("unregister a table");
@@ -627,7 +625,6 @@ rrr_unregister(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("source table must not be NULL")));
 	relid = PG_GETARG_OID(0);
-	arg = ObjectIdGetDatum(relid);
 
 	/*
 	 * The rule that registering follows, checked before any lock: dropping
@@ -648,15 +645,8 @@ rrr_unregister(PG_FUNCTION_ARGS)
 				 errmsg("table \"%s\" is not registered", RelationGetRelationName(rel)),
 				 errhint("SELECT source FROM redtrack.replicables lists the registered tables.")));
 
-	rc = SPI_execute_with_args("SELECT pg_catalog.count(*), pg_catalog.sum(nkeys) "
-							   "FROM redtrack.deleted_records "
-							   "WHERE source OPERATOR(pg_catalog.=) $1",
-							   1, &argtype, &arg, NULL, true, 0);
-	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
-		bool		isnull;
-		int64		records = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
+		int64		records = state_pending_delete_records(relid);
 
 		if (records > 0)
 			ereport(NOTICE,
@@ -666,11 +656,7 @@ rrr_unregister(PG_FUNCTION_ARGS)
 
 	drop_tracking_triggers(rel);
 
-	/* History and pending deletes go with it (ON DELETE CASCADE). */
-	rc = SPI_execute_with_args("DELETE FROM redtrack.replicables WHERE source OPERATOR(pg_catalog.=) $1",
-							   1, &argtype, &arg, NULL, false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	state_delete_registration(relid);
 
 	redtrack_leave_owner_scope(&scope);
 	SPI_finish();

@@ -27,6 +27,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "canonical_output.h"
 #include "engine.h"
 #include "export.h"
 #include "guc.h"
@@ -47,11 +48,7 @@ engine_session_setup(void)
 	watermark_remember_server_timezone(GetConfigOption("TimeZone", false, false));
 
 	/* One canonical text form for every value: UTC, ISO, exact floats. */
-	SetConfigOption("TimeZone", "UTC", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("DateStyle", "ISO, YMD", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("IntervalStyle", "postgres", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("extra_float_digits", "1", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("bytea_output", "hex", PGC_SUSET, PGC_S_OVERRIDE);
+	redtrack_impose_canonical_output();
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	/* A run must never be cut short by a setting meant for sessions. */
 	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
@@ -489,11 +486,7 @@ run(Replicable *r, EngineMode mode, TableOutcome *outcome, Replication *volatile
 
 	/* A configuration problem is not a replication's failure: check first. */
 	s3 = redtrack_s3_settings();
-	if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("redtrack.redshift_conninfo is not set"),
-				 errhint("Set it in postgresql.conf to the cluster's libpq connection string.")));
+	redshift_require_conninfo();
 
 	rep = prepare(r, mode, cxt);
 	if (rep == NULL)

@@ -39,6 +39,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "interrupts.h"
 #include "stream.h"
 #include "export.h"
 #include "guc.h"
@@ -130,7 +131,7 @@ note_id(ExportDest *dest, int64 id)
 static bool
 backend_interrupted(void *arg)
 {
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
+	return redtrack_interrupt_pending();
 }
 
 /* A pipeline failure as an ERROR, after letting a pending interrupt in. */

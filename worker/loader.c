@@ -42,6 +42,7 @@
 #include "loader.h"
 #include "redact.h"
 #include "rs_ident.h"
+#include "sql_list.h"
 #include "strategy.h"
 #include "target.h"
 #include "typemap.h"
@@ -71,86 +72,6 @@ exec(Load *load, const char *sql)
 {
 	pgstat_report_activity(STATE_RUNNING, redtrack_redact(psprintf("redtrack: %s", sql)));
 	(void) redshift_exec(load->conn, sql, 0, NULL, NULL);
-}
-
-static char *
-name_list(List *names, const char *qualifier)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, names)
-	{
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		if (qualifier)
-			appendStringInfo(&buf, "%s.", qualifier);
-		appendStringInfoString(&buf, rs_quote_identifier(lfirst(lc)));
-	}
-	return buf.data;
-}
-
-/*
- * Redshift compares CHAR and VARCHAR ignoring trailing spaces ('a' = 'a '
- * is true, and PARTITION BY puts them in one group), so a VARCHAR key is
- * compared exactly only together with its length in bytes.  (CHAR values
- * are padded: there 'a' and 'a ' are one value on both sides.)
- */
-static bool
-is_varchar_key(Load *load, const char *key)
-{
-	ListCell   *lc;
-
-	foreach(lc, load->varchar_keys)
-	{
-		if (strcmp(lfirst(lc), key) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* "t"."k1" = "s"."k1" AND ..., exact for VARCHAR keys. */
-static char *
-key_join(Load *load, List *keys, const char *left, const char *right)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, keys)
-	{
-		const char *k = rs_quote_identifier(lfirst(lc));
-
-		if (buf.len > 0)
-			appendStringInfoString(&buf, " AND ");
-		appendStringInfo(&buf, "%s.%s = %s.%s", left, k, right, k);
-		if (is_varchar_key(load, lfirst(lc)))
-			appendStringInfo(&buf, " AND OCTET_LENGTH(%s.%s) = OCTET_LENGTH(%s.%s)",
-							 left, k, right, k);
-	}
-	return buf.data;
-}
-
-/* The keys as a PARTITION BY list that keeps VARCHAR keys exact. */
-static char *
-key_partition(Load *load, List *keys)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, keys)
-	{
-		const char *k = rs_quote_identifier(lfirst(lc));
-
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, k);
-		if (is_varchar_key(load, lfirst(lc)))
-			appendStringInfo(&buf, ", OCTET_LENGTH(%s)", k);
-	}
-	return buf.data;
 }
 
 /* The key columns the target stores as VARCHAR. */
@@ -737,11 +658,11 @@ deduplicated_stage(Load *load)
 		return load->stage;
 	order = rep->target_order
 		? psprintf("%s DESC", rs_quote_identifier(rep->target_order))
-		: name_list(rep->target_keys, NULL);
+		: sql_name_list(rep->target_keys, NULL, SQL_QUOTE_WAREHOUSE);
 	rn = rs_quote_identifier(own_column_name(rep->target_columns, "redtrack_rn"));
 	return psprintf("(SELECT *, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY %s) AS %s "
 					"FROM %s) AS s WHERE %s = 1",
-					key_partition(load, rep->target_keys), order, rn, load->stage, rn);
+					sql_key_partition(rep->target_keys, load->varchar_keys), order, rn, load->stage, rn);
 }
 
 /* The strategy's merge of the stage into the target. */
@@ -759,8 +680,8 @@ merge_stage(Load *load)
 	m.columns = load->column_list;
 	m.source = deduplicated ? deduplicated_stage(load) : psprintf("%s AS s", load->stage);
 	m.source_has_where = deduplicated;
-	m.target_stage_keys = key_join(load, rep->target_keys, load->target, load->stage);
-	m.t_s_keys = key_join(load, rep->target_keys, "t", "s");
+	m.target_stage_keys = sql_key_join(rep->target_keys, load->varchar_keys, load->target, load->stage);
+	m.t_s_keys = sql_key_join(rep->target_keys, load->varchar_keys, "t", "s");
 	foreach(lc, strategy_of(load->r)->merge_sql(&m))
 		exec(load, lfirst(lc));
 }
@@ -785,7 +706,7 @@ load_replication_once(Replicable *r, Replication *rep, S3Settings *s3, RedshiftC
 	load.conn = *conn;
 	load.stage = psprintf("redtrack_stage_" INT64_FORMAT, rep->id);
 	load.deletes_stage = psprintf("redtrack_deletes_" INT64_FORMAT, rep->id);
-	load.column_list = name_list(rep->target_columns, NULL);
+	load.column_list = sql_name_list(rep->target_columns, NULL, SQL_QUOTE_WAREHOUSE);
 	load.marker_source = pstrdup(marker_source);
 
 	if (rep->target_columns == NIL && rep->rows > 0)
@@ -835,14 +756,14 @@ load_replication_once(Replicable *r, Replication *rep, S3Settings *s3, RedshiftC
 	}
 	if (rep->deletes > 0 && !rep->carries_truncate && !strategy_of(r)->replaces_target)
 	{
-		char	   *keys = name_list(rep->target_keys, NULL);
+		char	   *keys = sql_name_list(rep->target_keys, NULL, SQL_QUOTE_WAREHOUSE);
 
 		exec(&load, psprintf("CREATE TEMP TABLE %s AS SELECT %s FROM %s WHERE 1 = 0",
 							 load.deletes_stage, keys, load.target));
 		(void) copy_manifest(&load, load.deletes_stage, keys,
 							 psprintf("%sdeletes.manifest.json", rep->s3_key));
 		exec(&load, psprintf("DELETE FROM %s USING %s WHERE %s", load.target, load.deletes_stage,
-							 key_join(&load, rep->target_keys, load.target, load.deletes_stage)));
+							 sql_key_join(rep->target_keys, load.varchar_keys, load.target, load.deletes_stage)));
 		exec(&load, psprintf("DROP TABLE %s", load.deletes_stage));
 	}
 	if (rep->carries_truncate || strategy_of(r)->replaces_target)
@@ -925,7 +846,7 @@ load_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn *
  * ----------------------------------------------------------------
  */
 
-/* VACUUM's forms, and what may follow them (REDSHIFT.md). */
+/* VACUUM's forms, and what may follow them (docs/REDSHIFT.md). */
 static char *
 vacuum_options(const char *options, bool *automatic)
 {

@@ -48,6 +48,7 @@
 #include "spi_util.h"
 #include "state.h"
 #include "strategy.h"
+#include "bgworker.h"
 
 /* After a crash the postmaster starts the worker again this much later. */
 #define SCHEDULER_RESTART_SECONDS 10
@@ -58,14 +59,8 @@ redtrack_register_scheduler(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = SCHEDULER_RESTART_SECONDS;
-	strlcpy(worker.bgw_library_name, "redtrack", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "redtrack_scheduler_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "redtrack replicator", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "redtrack replicator", BGW_MAXLEN);
+	redtrack_describe_worker(&worker, "redtrack_scheduler_main", "redtrack replicator",
+							 SCHEDULER_RESTART_SECONDS);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -137,10 +132,7 @@ configuration_problem(MemoryContext cxt)
 	PG_TRY();
 	{
 		(void) redtrack_s3_settings();
-		if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
-			ereport(ERROR,
-					(errmsg("redtrack.redshift_conninfo is not set"),
-					 errhint("Set it in postgresql.conf and reload.")));
+		redshift_require_conninfo();
 	}
 	PG_CATCH();
 	{

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "array_list.h"
 #include "guc.h"
 #include "spi_util.h"
 #include "state.h"
@@ -153,18 +154,6 @@ text_array_to_list(MemoryContext cxt, const char *json)
 	}
 	MemoryContextSwitchTo(old);
 	return result;
-}
-
-static Datum
-list_to_text_array(List *names)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(names), 1));
-	int			i = 0;
-	ListCell   *lc;
-
-	foreach(lc, names)
-		elems[i++] = CStringGetTextDatum(lfirst(lc));
-	return PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 static Replication *
@@ -358,7 +347,7 @@ static void
 arg_text_array(SpiArgs *args, List *names)
 {
 	args->types[args->n] = TEXTARRAYOID;
-	args->values[args->n] = list_to_text_array(names);
+	args->values[args->n] = redtrack_list_to_text_array(names);
 	args->nulls[args->n++] = names ? ' ' : 'n';
 }
 

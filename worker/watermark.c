@@ -13,6 +13,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "field_type.h"
 #include "guc.h"
 #include "spi_util.h"
 #include "state.h"
@@ -28,12 +29,6 @@ watermark_remember_server_timezone(const char *tz)
 	server_timezone = MemoryContextStrdup(TopMemoryContext, tz ? tz : "UTC");
 }
 
-static bool
-is_integer_type(Oid typid)
-{
-	return typid == INT2OID || typid == INT4OID || typid == INT8OID;
-}
-
 void
 watermark_read_horizon(Replicable *r, Oid field_type, Horizon *h)
 {
@@ -47,7 +42,7 @@ watermark_read_horizon(Replicable *r, Oid field_type, Horizon *h)
 	 * The probe's snapshot is taken when its query starts; a clock reading
 	 * after the query is a safe upper bound on that moment.
 	 */
-	if (is_integer_type(field_type))
+	if (redtrack_is_integer_type(field_type))
 	{
 		char	   *sql = psprintf("SELECT pg_catalog.max(%s)::text FROM %s",
 								   quote_identifier(r->replication_field), r->source_name);
@@ -116,7 +111,7 @@ watermark_next_first(Replicable *r, Oid field_type, const char *first, const cha
 	if (h->prepared_xacts)
 		return first ? pstrdup(first) : NULL;
 
-	if (is_integer_type(field_type))
+	if (redtrack_is_integer_type(field_type))
 	{
 		char	   *best = NULL;
 

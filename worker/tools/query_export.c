@@ -39,6 +39,7 @@
 #include "utils/plancache.h"
 
 #include "guc.h"
+#include "interrupts.h"
 #include "pipeline.h"
 #include "tools.h"
 #include "typemap.h"
@@ -73,7 +74,7 @@ typedef struct QueryDest
 static bool
 backend_interrupted(void *arg)
 {
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
+	return redtrack_interrupt_pending();
 }
 
 static void
