@@ -57,6 +57,7 @@ typedef struct StreamRequest
 	bool		lenient;
 	char	   *definition;		/* normalized */
 	char	   *registrant;		/* the role that defines it */
+	Oid			registrant_id;	/* ... by OID */
 	Oid			enrich;			/* the enricher, or InvalidOid */
 } StreamRequest;
 
@@ -225,8 +226,8 @@ redefine_stream(StreamRequest *req, StreamField *old, int nold)
 
 /*
  * An enricher takes the event and returns it: (jsonb) -> jsonb, a plain
- * function, which the role defining the stream may run (the drain runs it
- * with that role's rights).
+ * function, which the role defining the stream may have run with its
+ * rights (stream_check_enricher; the drain asks again before every event).
  */
 static void
 check_enricher(const char *stream, Oid fn)
@@ -234,7 +235,6 @@ check_enricher(const char *stream, Oid fn)
 	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	Form_pg_proc proc;
 	bool		fits;
-	AclResult	acl;
 
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
@@ -250,18 +250,14 @@ check_enricher(const char *stream, Oid fn)
 				 errmsg("enricher %s of stream \"%s\" is not a function (jsonb) -> jsonb",
 						format_procedure(fn), stream),
 				 errhint("An enricher takes the event as jsonb and returns it, enriched, as jsonb.")));
-#if PG_VERSION_NUM >= 160000
-	acl = object_aclcheck(ProcedureRelationId, fn, GetUserId(), ACL_EXECUTE);
-#else
-	acl = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
-#endif
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(fn));
+	stream_check_enricher(stream, fn, GetUserId());
 }
 
 /*
- * The enricher, and the role it runs as: the one defining the stream now
- * (in SPI, as owner).  A definition states its enricher: none, none.
+ * The enricher, and the role it runs as: the one defining the stream now,
+ * by OID, so that renaming the role changes nothing and a new role of the
+ * same name is not it (in SPI, as owner).  A definition states its
+ * enricher: none, none.
  */
 static void
 store_enricher(StreamRequest *req)
@@ -280,9 +276,10 @@ store_enricher(StreamRequest *req)
 	spi_arg_text(&args, req->name);
 	spi_arg_oid(&args, req->enrich);
 	args.nulls[1] = OidIsValid(req->enrich) ? ' ' : 'n';
-	spi_arg_text(&args, req->registrant);
+	spi_arg_oid(&args, req->registrant_id);
 	spi_run("UPDATE redtrack.streams SET enrich = $2::pg_catalog.regprocedure, "
-			"enrich_role = CASE WHEN $2 IS NOT NULL THEN $3 END WHERE name = $1", &args, false);
+			"enrich_role = CASE WHEN $2 IS NOT NULL THEN $3::pg_catalog.regrole END "
+			"WHERE name = $1", &args, false);
 }
 
 Datum
@@ -318,7 +315,8 @@ rrr_define_stream(PG_FUNCTION_ARGS)
 	req.definition = stream_normalized_definition(req.columns, req.fields, req.nfields);
 	if (OidIsValid(req.enrich))
 		check_enricher(req.name, req.enrich);
-	req.registrant = GetUserNameFromId(GetUserId(), false);
+	req.registrant_id = GetUserId();
+	req.registrant = GetUserNameFromId(req.registrant_id, false);
 
 	SPI_connect();
 	redtrack_enter_owner_scope(&scope);

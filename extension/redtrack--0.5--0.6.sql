@@ -53,10 +53,12 @@ GRANT EXECUTE ON FUNCTION @extschema@.rrr_load(text, text, text, jsonb, text, te
 
 -- A stream may name an enricher, a function (jsonb) -> jsonb the drain
 -- applies to each event before loading it, with the rights of the role
--- that defined the stream (enrich_role).
+-- that defined the stream (enrich_role, by OID: a rename changes nothing,
+-- a new role of the same name is not it; a dropped role or function
+-- fails the drain, naming it).
 ALTER TABLE redtrack.streams
 	ADD COLUMN enrich regprocedure,
-	ADD COLUMN enrich_role name,
+	ADD COLUMN enrich_role regrole,
 	ADD CHECK ((enrich IS NULL) = (enrich_role IS NULL));
 
 -- Events the drain set aside: the enricher raised an error or returned

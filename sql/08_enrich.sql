@@ -32,7 +32,59 @@ SELECT name, enrich, enrich_role FROM redtrack.streams WHERE name = 'e1';
 SELECT rrr_define_stream('e1', '{"a": {"type": "integer"}, "tag": {"type": "varchar(4)"}}');
 SELECT name, enrich, enrich_role FROM redtrack.streams WHERE name = 'e1';
 SELECT rrr_define_stream('e1', '{"a": {"type": "integer"}, "tag": {"type": "varchar(4)"}}', enrich => 'enrich_ok(jsonb)');
-SELECT name, enrich, enrich_role = current_user AS by_me FROM redtrack.streams WHERE name = 'e1';
+SELECT name, enrich, enrich_role = current_user::regrole AS by_me FROM redtrack.streams WHERE name = 'e1';
+
+
+-- the enricher never runs with rights its owner does not have: its owner
+-- can replace its body at any time
+CREATE ROLE regress_adm IN ROLE redtrack_admin;
+CREATE ROLE regress_member IN ROLE redtrack_admin, regress_adm;
+CREATE ROLE regress_other IN ROLE redtrack_admin;
+CREATE ROLE regress_super SUPERUSER;
+GRANT EXECUTE ON FUNCTION enrich_ok(jsonb) TO regress_other;
+CREATE SCHEMA regress_adm AUTHORIZATION regress_adm;
+GRANT USAGE ON SCHEMA regress_adm TO PUBLIC;
+SET ROLE regress_adm;
+CREATE FUNCTION regress_adm.enr(e jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$ SELECT e $$;
+SELECT rrr_define_stream('e3', '{"a": {"type": "integer"}}', enrich => 'regress_adm.enr(jsonb)');
+RESET ROLE;
+SELECT enrich, enrich_role FROM redtrack.streams WHERE name = 'e3';
+-- a superuser restating an admin's enricher would run the admin's code as superuser
+SET ROLE regress_super;
+SELECT rrr_define_stream('e3', '{"a": {"type": "integer"}, "b": {"type": "integer"}}', enrich => 'regress_adm.enr(jsonb)');
+DO $$
+BEGIN
+	PERFORM rrr_define_stream('e3', '{"a": {"type": "integer"}}', enrich => 'regress_adm.enr(jsonb)');
+EXCEPTION WHEN insufficient_privilege THEN
+	RAISE NOTICE 'refused, SQLSTATE %', SQLSTATE;
+END $$;
+RESET ROLE;
+SELECT enrich, enrich_role, columns ? 'b' AS has_b FROM redtrack.streams WHERE name = 'e3';
+-- so would a member of the owner's role, or any other role
+SET ROLE regress_member;
+SELECT rrr_define_stream('e3', '{"a": {"type": "integer"}}', enrich => 'regress_adm.enr(jsonb)');
+SET ROLE regress_other;
+SELECT rrr_define_stream('e3', '{"a": {"type": "integer"}}', enrich => 'regress_adm.enr(jsonb)');
+-- a function owned by a role with every privilege of the definer is fine
+SELECT rrr_define_stream('e3', '{"a": {"type": "integer"}}', enrich => 'enrich_ok(jsonb)');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION enrich_ok(jsonb) FROM regress_other;
+-- a SECURITY DEFINER enricher runs as its owner: only if that is no more than the definer
+SET ROLE regress_super;
+CREATE FUNCTION enrich_secdef(e jsonb) RETURNS jsonb LANGUAGE sql SECURITY DEFINER AS $$ SELECT e $$;
+SET ROLE regress_adm;
+SELECT rrr_define_stream('e3', '{"a": {"type": "integer"}}', enrich => 'enrich_secdef(jsonb)');
+CREATE FUNCTION regress_adm.enr_secdef(e jsonb) RETURNS jsonb LANGUAGE sql SECURITY DEFINER AS $$ SELECT e $$;
+SELECT rrr_define_stream('e3', '{"a": {"type": "integer"}}', enrich => 'regress_adm.enr_secdef(jsonb)');
+RESET ROLE;
+-- the definer is kept by OID: renamed, it is still the definer
+ALTER ROLE regress_adm RENAME TO regress_adm_renamed;
+SELECT enrich, enrich_role FROM redtrack.streams WHERE name = 'e3';
+ALTER ROLE regress_adm_renamed RENAME TO regress_adm;
+SELECT rrr_drop_stream('e3');
+DROP SCHEMA regress_adm CASCADE;
+DROP FUNCTION enrich_secdef(jsonb);
+DROP ROLE regress_adm, regress_member, regress_other, regress_super;
 
 -- writes are not enriched: the drain does it
 SELECT rrr_write('e1', '{"a": 1}') > 0 AS written;

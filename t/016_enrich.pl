@@ -210,4 +210,107 @@ pass('a name that finds the queue table itself is not ambiguous');
 like($err, qr/relation "no_such_thing" does not exist/, 'a name that is neither: regclass\'s error');
 arrived('every event arrived once');
 
+# ---------------------------------------------------------------------------
+# The enricher never runs with rights its owner does not have: its owner can
+# replace its body.  Checked again at every drain; a refusal fails the
+# drain and the events stay queued.
+# ---------------------------------------------------------------------------
+my $suffix = substr(target_schema(), -12);
+my $owned = "own_$suffix";
+warehouse_sql(qq{DROP TABLE IF EXISTS "$owned"});
+sql(q{
+CREATE ROLE lowly;
+CREATE TABLE definer_only (who text);
+REVOKE ALL ON definer_only FROM PUBLIC;
+GRANT INSERT ON definer_only TO definer;
+SET ROLE definer;
+CREATE FUNCTION public.enrich_own(e jsonb) RETURNS jsonb LANGUAGE sql AS $f$ SELECT e $f$;
+});
+sql(qq{SET ROLE definer; SELECT rrr_define_stream('$owned', '{"id": {"type": "bigint"}}', enrich => 'public.enrich_own(jsonb)');
+SELECT count(rrr_write('$owned', jsonb_build_object('id', g))) FROM generate_series(1, 20) g;});
+# The function changes hands; its new owner makes it do what only the definer may.
+sql(q{ALTER FUNCTION public.enrich_own(jsonb) OWNER TO lowly; GRANT CREATE ON SCHEMA public TO lowly;
+SET ROLE lowly;
+CREATE OR REPLACE FUNCTION public.enrich_own(e jsonb) RETURNS jsonb LANGUAGE plpgsql AS $f$
+BEGIN INSERT INTO public.definer_only VALUES (current_user); RETURN e; END $f$;});
+like(sql(qq{SELECT state || '|' || error FROM rrr_replicate('$owned')}),
+	qr/^failed\|.*enricher public\.enrich_own\(jsonb\) of stream "\Q$owned\E" would run as role "definer", whose privileges its owner "lowly" does not have/s,
+	'an enricher now owned by a role without the definer\'s privileges fails the drain');
+is(sql(q{SELECT count(*) FROM definer_only}), 0, 'its code did not run with the definer\'s rights');
+is(sql(qq{SELECT count(*) FROM redtrack_streams."$owned"}), 20, 'the events stay queued');
+is(sql(qq{SELECT count(*) FROM redtrack.rejected_events WHERE stream = '$owned'}), 0, 'none is set aside');
+# Back with the definer, who rewrites it: the drain goes on.
+sql(q{ALTER FUNCTION public.enrich_own(jsonb) OWNER TO definer; SET ROLE definer;
+CREATE OR REPLACE FUNCTION public.enrich_own(e jsonb) RETURNS jsonb LANGUAGE sql AS $f$ SELECT e $f$;});
+like(sql(qq{SELECT state || '|' || rows FROM rrr_replicate('$owned')}), qr/^imported\|20$/,
+	'owned by the definer again, the enricher runs');
+compare_tables($node, q{SELECT g FROM generate_series(1, 20) g ORDER BY 1}, qq{SELECT id FROM "$owned" ORDER BY 1},
+	'every held-back event arrived');
+
+# ---------------------------------------------------------------------------
+# Settings the enricher changes, even for the session, end with its call:
+# the engine goes on with other tables in the same session.
+# ---------------------------------------------------------------------------
+my $guc = "guc_$suffix";
+warehouse_sql(qq{DROP TABLE IF EXISTS "$guc"});
+sql(qq{
+CREATE FUNCTION public.enrich_guc(e jsonb) RETURNS jsonb LANGUAGE plpgsql AS \$f\$
+BEGIN
+	PERFORM set_config('default_transaction_read_only', 'on', false);
+	RETURN e || jsonb_build_object('tz', current_setting('TimeZone'));
+END \$f\$;
+SELECT rrr_define_stream('$guc', '{"id": {"type": "bigint"}, "tz": {"type": "varchar(64)"}}',
+	enrich => 'public.enrich_guc(jsonb)');
+SELECT count(rrr_write('$guc', jsonb_build_object('id', g))) FROM generate_series(1, 10) g;});
+write_events(3001, 3010);
+is(sql(qq{SELECT string_agg(state || '|' || rows, ',' ORDER BY rows) FROM rrr_replicate('$guc', 'redtrack_streams.$stream')}),
+	'imported|10,imported|10', 'a stream whose enricher sets a session setting, and another table after it, load');
+compare_tables($node, q{SELECT g FROM generate_series(1, 10) g ORDER BY 1}, qq{SELECT id FROM "$guc" ORDER BY 1},
+	'the enriched events arrived');
+arrived('and so did the other stream\'s');
+
+# ---------------------------------------------------------------------------
+# The definer is kept by OID: renamed, it still is; dropped, it is no one
+# (not a new role of the same name).  A dropped enricher is named.
+# ---------------------------------------------------------------------------
+my $renamed = "ren_$suffix";
+warehouse_sql(qq{DROP TABLE IF EXISTS "$renamed"});
+sql(qq{
+CREATE ROLE old_name IN ROLE redtrack_admin;
+GRANT CREATE ON SCHEMA public TO old_name;
+SET ROLE old_name;
+CREATE FUNCTION public.enrich_ren(e jsonb) RETURNS jsonb LANGUAGE sql AS \$f\$
+	SELECT e || jsonb_build_object('ran_as', current_user::text) \$f\$;
+SELECT rrr_define_stream('$renamed', '{"id": {"type": "bigint"}, "ran_as": {"type": "varchar(64)"}}',
+	enrich => 'public.enrich_ren(jsonb)');
+RESET ROLE;
+ALTER ROLE old_name RENAME TO new_name;
+SELECT count(rrr_write('$renamed', jsonb_build_object('id', g))) FROM generate_series(1, 5) g;});
+is(sql(qq{SELECT state || '|' || rows FROM rrr_replicate('$renamed')}), 'imported|5',
+	'a renamed definer is still the definer');
+is(warehouse_sql(qq{SELECT string_agg(DISTINCT ran_as, ',') FROM "$renamed"}), 'new_name', 'the enricher ran as it');
+
+sql(qq{DROP FUNCTION public.enrich_ren(jsonb);
+SELECT count(rrr_write('$renamed', jsonb_build_object('id', g))) FROM generate_series(6, 8) g;});
+like(sql(qq{SELECT state || '|' || error FROM rrr_replicate('$renamed')}),
+	qr/^failed\|.*the enricher of stream "\Q$renamed\E" \(function OID \d+\) no longer exists/s,
+	'a dropped enricher fails the drain, naming the stream');
+is(sql(qq{SELECT count(*) FROM redtrack_streams."$renamed"}), 3, 'its events stay queued');
+is(sql(qq{SELECT count(*) FROM redtrack.rejected_events WHERE stream = '$renamed'}), 0, 'none is set aside');
+
+# A role that defined a stream with an enricher a superuser owns (who has
+# every privilege), then dropped, and a new role of the same name.
+sql(qq{SET ROLE new_name; SELECT rrr_define_stream('$renamed', '{"id": {"type": "bigint"}, "ran_as": {"type": "varchar(64)"}}',
+	enrich => 'public.enrich_slow(jsonb)');
+RESET ROLE; REVOKE CREATE ON SCHEMA public FROM new_name; DROP ROLE new_name; CREATE ROLE new_name IN ROLE redtrack_admin;});
+like(sql(qq{SELECT state || '|' || error FROM rrr_replicate('$renamed')}),
+	qr/^failed\|.*the role that defined stream "\Q$renamed\E" \(OID \d+\) no longer exists/s,
+	'a dropped definer fails the drain, naming the stream; a new role of its name is not it');
+is(sql(qq{SELECT count(*) FROM redtrack_streams."$renamed"}), 3, 'the events stay queued');
+sql(qq{SET ROLE new_name; SELECT rrr_define_stream('$renamed', '{"id": {"type": "bigint"}, "ran_as": {"type": "varchar(64)"}}')});
+is(sql(qq{SELECT state || '|' || rows FROM rrr_replicate('$renamed')}), 'imported|3',
+	'defined again, the stream loads what waited');
+compare_tables($node, q{SELECT g FROM generate_series(1, 8) g ORDER BY 1}, qq{SELECT id FROM "$renamed" ORDER BY 1},
+	'every event arrived once');
+
 done_testing();

@@ -156,6 +156,15 @@ extern void stream_event_values(StreamDef *s, Jsonb *event, Datum *values, char 
 typedef struct StreamEnricher StreamEnricher;
 
 /*
+ * Whether the role definer may have fn run as the enricher of stream: fn
+ * exists, definer exists and may execute it, fn's owner has every
+ * privilege of definer (it could replace fn's body), and a SECURITY
+ * DEFINER fn's owner has no privilege definer lacks.  ERROR otherwise
+ * (42501 for privileges).  At definition and before every drained event.
+ */
+extern void stream_check_enricher(const char *stream, Oid fn, Oid definer);
+
+/*
  * The enricher of the stream whose queue table is queue_relid, for a drain
  * whose rows carry columns (of ColumnMap *, named as the queue's columns)
  * in that order; NULL when the stream has none.  Call inside SPI; the

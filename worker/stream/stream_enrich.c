@@ -11,7 +11,11 @@
  * The enricher is user code.  It runs with the rights of the role that
  * defined the stream (redtrack.streams.enrich_role), never the extension
  * owner's, in a security-restricted operation, as the source reads of
- * worker/spi_util.c do.  Each event runs in a subtransaction of its own:
+ * worker/spi_util.c do, and never with rights its owner does not have:
+ * whoever owns it can replace its body (stream_check_enricher, at
+ * definition and before every event).  Settings it changes, even for the
+ * session, are undone after each call.  Each event runs in a
+ * subtransaction of its own:
  * an error raised by the enricher, a result that is not a JSON object, or
  * an enriched event that breaks the stream's rules (stream_event.c, the
  * same rules rrr_write applies) rolls back only that event's work, and the
@@ -41,6 +45,7 @@
 #include "utils/date.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -48,6 +53,7 @@
 #include "utils/numeric.h"
 #include "utils/regproc.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "spi_util.h"
@@ -58,9 +64,9 @@ struct StreamEnricher
 {
 	StreamDef	def;
 	Oid			fn;				/* the enricher */
-	char	   *role_name;		/* the role that defined the stream */
+	Oid			role;			/* the role that defined the stream */
 	FmgrInfo	flinfo;
-	bool		fn_ready;		/* flinfo is set up (and EXECUTE checked) */
+	bool		fn_ready;		/* flinfo is set up */
 	int			ncolumns;
 	int		   *field_of_column;	/* column -> field, or -1 */
 	int		   *column_of_field;	/* field -> column, or -1 */
@@ -85,7 +91,7 @@ stream_enricher_open(Oid queue_relid, List *columns)
 	if (!stream_catalog_has_enrichment())
 		return NULL;
 	spi_arg_oid(&args, queue_relid);
-	if (spi_run("SELECT name, enrich::pg_catalog.oid, enrich_role FROM redtrack.streams "
+	if (spi_run("SELECT name, enrich::pg_catalog.oid, enrich_role::pg_catalog.oid FROM redtrack.streams "
 				"WHERE queue_table::pg_catalog.oid OPERATOR(pg_catalog.=) $1 AND enrich IS NOT NULL",
 				&args, true) == 0)
 		return NULL;
@@ -94,7 +100,7 @@ stream_enricher_open(Oid queue_relid, List *columns)
 	e->cxt = CurrentMemoryContext;
 	strlcpy(e->def.name, spi_get_text(caller, 0, 1), NAMEDATALEN);
 	e->fn = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	e->role_name = spi_get_text(caller, 0, 3);
+	e->role = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	stream_load_def(&e->def, caller);
 
 	e->ncolumns = list_length(columns);
@@ -237,41 +243,113 @@ row_to_event(StreamEnricher *e, Datum *values, bool *isnull)
  * ----------------------------------------------------------------
  */
 
-/* Run the enricher on one event as the stream's definer: its result, checked. */
+/*
+ * Whether the enricher fn of stream may run as definer, the role that
+ * defines (or defined) the stream; an ERROR saying why not otherwise.
+ * rrr_define_stream asks before storing it, the drain before every event
+ * (roles, owners and functions change in between), outside the event's
+ * subtransaction: a refusal fails the drain, and the events stay queued.
+ *
+ * Whoever owns a function can replace its body, keeping its OID.  So the
+ * enricher's owner must have every privilege of the role it runs as, or
+ * its owner could run code of its choosing with rights it does not have
+ * (a superuser restating an admin's enricher would hand that admin the
+ * superuser's rights).  That the definer has the owner's privileges is
+ * not enough: a superuser has everyone's.  A SECURITY DEFINER enricher
+ * runs as its owner instead, so it must not have more rights than the
+ * definer either: the definer must have the owner's privileges too.
+ */
+void
+stream_check_enricher(const char *stream, Oid fn, Oid definer)
+{
+	HeapTuple	tuple;
+	Form_pg_proc proc;
+	Oid			owner;
+	bool		secdef;
+	AclResult	acl;
+
+	if (!OidIsValid(definer) || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(definer)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that defined stream \"%s\" (OID %u) no longer exists", stream, definer),
+				 errdetail("The enricher runs with the rights of the role that defined the stream."),
+				 errhint("Define the stream again, with its enricher, as a role that may run it.")));
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("the enricher of stream \"%s\" (function OID %u) no longer exists", stream, fn),
+				 errhint("Define the stream again, with a new enricher or without one.")));
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	owner = proc->proowner;
+	secdef = proc->prosecdef;
+	ReleaseSysCache(tuple);
+
+	if (!has_privs_of_role(owner, definer))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("enricher %s of stream \"%s\" would run as role \"%s\", whose privileges its owner \"%s\" does not have",
+						format_procedure(fn), stream, GetUserNameFromId(definer, false),
+						GetUserNameFromId(owner, false)),
+				 errdetail("The owner of a function can change what it does; the enricher runs with the rights of the role that defines the stream."),
+				 errhint("Use an enricher owned by \"%s\" (or by a role with its privileges), or have its owner define the stream.",
+						 GetUserNameFromId(definer, false))));
+	if (secdef && !has_privs_of_role(definer, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("enricher %s of stream \"%s\" is SECURITY DEFINER and would run as role \"%s\", whose privileges role \"%s\" does not have",
+						format_procedure(fn), stream, GetUserNameFromId(owner, false),
+						GetUserNameFromId(definer, false)),
+				 errdetail("A SECURITY DEFINER function runs with its owner's rights; an enricher runs with the rights of the role that defines the stream."),
+				 errhint("Use a SECURITY INVOKER enricher, or one owned by \"%s\".",
+						 GetUserNameFromId(definer, false))));
+#if PG_VERSION_NUM >= 160000
+	acl = object_aclcheck(ProcedureRelationId, fn, definer, ACL_EXECUTE);
+#else
+	acl = pg_proc_aclcheck(fn, definer, ACL_EXECUTE);
+#endif
+	if (acl != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" may not execute enricher %s of stream \"%s\"",
+						GetUserNameFromId(definer, false), format_procedure(fn), stream),
+				 errhint("GRANT EXECUTE ON FUNCTION %s TO %s, or define the stream as a role that has it.",
+						 format_procedure(fn), quote_identifier(GetUserNameFromId(definer, false)))));
+}
+
+/*
+ * Run the enricher on one event as the stream's definer: its result,
+ * checked.  stream_check_enricher has just said it may.
+ */
 static Jsonb *
 call_enricher(StreamEnricher *e, Jsonb *event)
 {
-	Oid			role = get_role_oid(e->role_name, true);
 	RoleScope	scope;
 	Datum		result;
 	Jsonb	   *enriched;
+	int			guc_level;
 
 	LOCAL_FCINFO(fcinfo, 1);
 
-	if (!OidIsValid(role))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role \"%s\", which defined stream \"%s\", no longer exists",
-						e->role_name, e->def.name),
-				 errhint("Define the stream again, as a role that may run its enricher.")));
-	role_scope_enter(&scope, role);
 	if (!e->fn_ready)
 	{
-#if PG_VERSION_NUM >= 160000
-		AclResult	acl = object_aclcheck(ProcedureRelationId, e->fn, role, ACL_EXECUTE);
-#else
-		AclResult	acl = pg_proc_aclcheck(e->fn, role, ACL_EXECUTE);
-#endif
-
-		if (acl != ACLCHECK_OK)
-			aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(e->fn));
 		fmgr_info_cxt(e->fn, &e->flinfo, e->cxt);
 		e->fn_ready = true;
 	}
 	InitFunctionCallInfoData(*fcinfo, &e->flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = JsonbPGetDatum(event);
 	fcinfo->args[0].isnull = false;
+
+	/*
+	 * Whatever the enricher sets, even for the session (set_config(..., false)
+	 * survives the release of the event's subtransaction), stops with the
+	 * call: the engine runs other streams and tables next, in the same
+	 * session.  On an error, rolling back the subtransaction undoes it.
+	 */
+	role_scope_enter(&scope, e->role);
+	guc_level = NewGUCNestLevel();
 	result = FunctionCallInvoke(fcinfo);
+	AtEOXact_GUC(false, guc_level);
 	role_scope_leave(&scope);
 
 	if (fcinfo->isnull)
@@ -325,6 +403,9 @@ stream_enrich_row(StreamEnricher *e, Datum *values, bool *isnull, int64 event_id
 	MemoryContextReset(e->row_cxt);
 	MemoryContextSwitchTo(e->row_cxt);
 	event = row_to_event(e, values, isnull);
+
+	/* Not the event's fault: fails the drain, and the events stay queued. */
+	stream_check_enricher(e->def.name, e->fn, e->role);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(e->row_cxt);
