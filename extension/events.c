@@ -277,7 +277,7 @@ store_enricher(StreamRequest *req)
 	spi_arg_oid(&args, req->enrich);
 	args.nulls[1] = OidIsValid(req->enrich) ? ' ' : 'n';
 	spi_arg_oid(&args, req->registrant_id);
-	spi_run("UPDATE redtrack.streams SET enrich = $2::pg_catalog.regprocedure, "
+	spi_run("UPDATE redtrack.streams SET enrich = $2::pg_catalog.regprocedure::pg_catalog.text, "
 			"enrich_role = CASE WHEN $2 IS NOT NULL THEN $3::pg_catalog.regrole END "
 			"WHERE name = $1", &args, false);
 }

@@ -55,9 +55,11 @@ GRANT EXECUTE ON FUNCTION @extschema@.rrr_load(text, text, text, jsonb, text, te
 -- applies to each event before loading it, with the rights of the role
 -- that defined the stream (enrich_role, by OID: a rename changes nothing,
 -- a new role of the same name is not it; a dropped role or function
--- fails the drain, naming it).
+-- fails the drain, naming it).  The function is kept as its signature in
+-- text, schema-qualified, not as regprocedure: pg_upgrade refuses user
+-- tables with regprocedure columns, since function OIDs are not kept.
 ALTER TABLE redtrack.streams
-	ADD COLUMN enrich regprocedure,
+	ADD COLUMN enrich text,
 	ADD COLUMN enrich_role regrole,
 	ADD CHECK ((enrich IS NULL) = (enrich_role IS NULL));
 

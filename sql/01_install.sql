@@ -55,3 +55,13 @@ SET redtrack.no_such_setting = 1;
 SELECT count(*) AS secrets_listed FROM pg_settings
 WHERE name IN ('redtrack.aws_access_key_id', 'redtrack.aws_secret_access_key',
                'redtrack.aws_session_token', 'redtrack.redshift_conninfo');
+
+-- pg_upgrade refuses user tables with columns of these types (their OIDs
+-- are not kept across an upgrade): redtrack's own tables have none.
+SELECT c.relname, a.attname, a.atttypid::regtype
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.relnamespace = 'redtrack'::regnamespace AND c.relkind = 'r'
+  AND a.attnum > 0 AND NOT a.attisdropped
+  AND a.atttypid IN ('regproc'::regtype, 'regprocedure'::regtype, 'regoper'::regtype,
+                     'regoperator'::regtype, 'regconfig'::regtype, 'regdictionary'::regtype,
+                     'regnamespace'::regtype, 'regcollation'::regtype);

@@ -74,7 +74,7 @@ SELECT rrr_define_stream('$stream', '{
 	"ran_as": {"type": "varchar(64)"}}', enrich => 'public.enrich_pv(jsonb)');
 });
 is(sql(qq{SELECT enrich::text || '|' || enrich_role FROM redtrack.streams WHERE name = '$stream'}),
-	'enrich_pv(jsonb)|definer', 'the stream names its enricher and the role it runs as');
+	'public.enrich_pv(jsonb)|definer', 'the stream names its enricher and the role it runs as');
 
 # What the test wrote, to compare with.
 sql(q{CREATE TABLE written (id bigint PRIMARY KEY, e jsonb); GRANT SELECT ON written TO definer});
@@ -293,7 +293,7 @@ is(warehouse_sql(qq{SELECT string_agg(DISTINCT ran_as, ',') FROM "$renamed"}), '
 sql(qq{DROP FUNCTION public.enrich_ren(jsonb);
 SELECT count(rrr_write('$renamed', jsonb_build_object('id', g))) FROM generate_series(6, 8) g;});
 like(sql(qq{SELECT state || '|' || error FROM rrr_replicate('$renamed')}),
-	qr/^failed\|.*the enricher of stream "\Q$renamed\E" \(function OID \d+\) no longer exists/s,
+	qr/^failed\|.*the enricher \S+ of stream "\Q$renamed\E" no longer exists/s,
 	'a dropped enricher fails the drain, naming the stream');
 is(sql(qq{SELECT count(*) FROM redtrack_streams."$renamed"}), 3, 'its events stay queued');
 is(sql(qq{SELECT count(*) FROM redtrack.rejected_events WHERE stream = '$renamed'}), 0, 'none is set aside');

@@ -91,7 +91,9 @@ stream_enricher_open(Oid queue_relid, List *columns)
 	if (!stream_catalog_has_enrichment())
 		return NULL;
 	spi_arg_oid(&args, queue_relid);
-	if (spi_run("SELECT name, enrich::pg_catalog.oid, enrich_role::pg_catalog.oid FROM redtrack.streams "
+	/* enrich is a schema-qualified signature (text: see the upgrade script) */
+	if (spi_run("SELECT name, pg_catalog.to_regprocedure(enrich)::pg_catalog.oid, "
+				"enrich_role::pg_catalog.oid, enrich FROM redtrack.streams "
 				"WHERE queue_table::pg_catalog.oid OPERATOR(pg_catalog.=) $1 AND enrich IS NOT NULL",
 				&args, true) == 0)
 		return NULL;
@@ -100,6 +102,12 @@ stream_enricher_open(Oid queue_relid, List *columns)
 	e->cxt = CurrentMemoryContext;
 	strlcpy(e->def.name, spi_get_text(caller, 0, 1), NAMEDATALEN);
 	e->fn = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("the enricher %s of stream \"%s\" no longer exists",
+						spi_get_text(caller, 0, 4), e->def.name),
+				 errhint("Define the stream again, with a new enricher or without one.")));
 	e->role = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	stream_load_def(&e->def, caller);
 
