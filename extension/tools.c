@@ -86,7 +86,7 @@ refuse_reserved_target(const char *target)
 	if (strcmp(redtrack_target_identity(in_loads), identity) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("target table \"%s\" is in redtrack.loads_schema", target),
+				 errmsg("target table %s is in redtrack.loads_schema", target),
 				 errdetail("Schema \"%s\" holds redtrack_loads, the markers that keep replication's loads exactly once.",
 						   redtrack_loads_schema),
 				 errhint("Load into a table in another schema.")));
