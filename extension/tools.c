@@ -20,12 +20,25 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "guc.h"
 #include "ownership.h"
 #include "registry.h"
+#include "target_name.h"
 #include "tools.h"
 
 PG_FUNCTION_INFO_V1(rrr_export_query);
 PG_FUNCTION_INFO_V1(rrr_load);
+
+/* Neither tool runs inside rrr_export_query's query, which must only read. */
+static void
+refuse_inside_export(void)
+{
+	if (tools_export_running())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("rrr_export_query runs only a read-only query: it calls a function of redtrack"),
+				 errhint("Pass one SELECT (or VALUES, or TABLE) that reads what to export.")));
+}
 
 static char *
 required_text(FunctionCallInfo fcinfo, int arg, const char *what)
@@ -52,6 +65,41 @@ optional_text(FunctionCallInfo fcinfo, int arg, const char *what)
 	return required_text(fcinfo, arg, what);
 }
 
+/*
+ * Tables rrr_load must never write: the schema of the load markers
+ * (forged or deleted markers would make replication skip a load or load
+ * one twice), and every table a registration or a stream loads (a load,
+ * a truncate or an added column there would corrupt what replication
+ * keeps equal to the source).  Names are compared as rrr_register
+ * compares them, by redtrack_target_identity.
+ */
+static void
+refuse_reserved_target(const char *target)
+{
+	List	   *parts = redtrack_split_name(target);
+	char	   *identity = redtrack_target_identity(target);
+	char	   *in_loads;
+	Oid			owner;
+
+	in_loads = psprintf("%s.%s", quote_identifier(redtrack_loads_schema),
+						quote_identifier(llast(parts)));
+	if (strcmp(redtrack_target_identity(in_loads), identity) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("target table %s is in redtrack.loads_schema", target),
+				 errdetail("Schema \"%s\" holds redtrack_loads, the markers that keep replication's loads exactly once.",
+						   redtrack_loads_schema),
+				 errhint("Load into a table in another schema.")));
+	if (redtrack_target_is_taken(target, InvalidOid, &owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("target table %s is the target of \"%s\"",
+						target, redtrack_relation_display_name(owner)),
+				 errdetail("Only replication writes a registered table or a stream's table (both name table %s).",
+						   identity),
+				 errhint("Load into another table.")));
+}
+
 Datum
 rrr_export_query(PG_FUNCTION_ARGS)
 {
@@ -65,6 +113,7 @@ rrr_export_query(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {false, false, false, false};
 
 	redtrack_require_admin("export a query");
+	refuse_inside_export();
 	query = required_text(fcinfo, 0, "query");
 	destination = required_text(fcinfo, 1, "destination");
 	format = tools_parse_format(PG_ARGISNULL(2) ? "csv" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
@@ -90,6 +139,7 @@ rrr_load(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	redtrack_require_admin("load data into the warehouse");
+	refuse_inside_export();
 	memset(&req, 0, sizeof(req));
 	req.target = required_text(fcinfo, 0, "target");
 	req.source = required_text(fcinfo, 1, "source");
@@ -115,6 +165,7 @@ rrr_load(PG_FUNCTION_ARGS)
 					 errmsg("target table name \"%s\" has a part longer than %d bytes",
 							req.target, REDSHIFT_MAX_IDENTIFIER)));
 	}
+	refuse_reserved_target(req.target);
 	if ((req.sortkey || req.distkey) && req.columns == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -45,6 +45,19 @@ SELECT rrr_load('t', 'exports/x/manifest.json', distkey => 'a');
 SELECT rrr_load('t', 's3://another-bucket/x/manifest.json');
 SELECT rrr_load('t', 'exports/../x/');
 
+-- nothing under redtrack.s3_prefix is a source; no table replication
+-- writes is a target
+SELECT rrr_load('t', 'redtrack/rv_5fsalaries/1/');
+SELECT rrr_load('t', 's3://regress-bucket/redtrack/rv_5fsalaries/1/manifest');
+SELECT rrr_load('redtrack.redtrack_loads', 'exports/x/manifest.json');
+SELECT rrr_load('"REDTRACK".anything', 'exports/x/manifest.json');
+
+-- an empty redtrack.s3_prefix turns both off
+SET redtrack.s3_prefix = '';
+SELECT * FROM rrr_export_query('SELECT 1', 'exports/x/');
+SELECT rrr_load('t', 'exports/x/manifest.json');
+SET redtrack.s3_prefix = 'redtrack';
+
 -- who may call them
 CREATE ROLE regress_tools_plain;
 SET ROLE regress_tools_plain;

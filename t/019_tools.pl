@@ -60,8 +60,9 @@ my $r = sql(qq{SET redtrack.slices = 2;
 is($r, "s3://$bucket/$exports/csv/manifest.json|2|3000|true",
 	'csv export: a manifest, one part per slice, every row');
 my $keys = s3_keys("$exports/csv/");
-is_deeply([ sort keys %$keys ], [ "$exports/csv/manifest.json", "$exports/csv/part-0001.csv.gz", "$exports/csv/part-0002.csv.gz" ],
-	'the parts and the manifest are under the destination');
+is(scalar(keys %$keys), 3, 'three objects under the destination');
+is(scalar(grep { m{^\Q$exports\E/csv/(manifest\.json|part-[0-9a-f]{8}-000[12]\.csv\.gz)$} } keys %$keys), 3,
+	'the parts (named after this export) and the manifest are under the destination');
 
 $r = sql(qq{SELECT rrr_load('$schema.orders_csv', 's3://$bucket/$exports/csv/manifest.json', columns => '$columns', sortkey => 'at', distkey => 'id')});
 is($r, '3000', 'rrr_load creates the target from columns and loads every row');
@@ -74,6 +75,12 @@ my ($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$schema.orders_csv', 's3://$b
 is($out, '0', 'the same source a second time loads nothing');
 like($err, qr/NOTICE:.*was already loaded into/, 'and says so in a NOTICE');
 is(warehouse_sql("SELECT count(*) FROM $schema.orders_csv"), '3000', 'the target still holds each row once');
+
+# The same files through their prefix are the same source (review finding 6).
+($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$schema.orders_csv', '$exports/csv/')});
+is($out, '0', 'the same files named by their prefix load nothing');
+like($err, qr/NOTICE:.*was already loaded into/, 'and say so');
+is(warehouse_sql("SELECT count(*) FROM $schema.orders_csv"), '3000', 'the target still holds each row once after a prefix load');
 
 # force loads it again; truncate empties the target first, in the same transaction.
 is(sql(qq{SELECT rrr_load('$schema.orders_csv', 's3://$bucket/$exports/csv/manifest.json', force => true)}), '3000', 'force loads again');
@@ -175,15 +182,19 @@ for my $case (
 like($err, qr/outside the bucket/, 'a source in another bucket is refused');
 
 # Manifests that lie.
+my ($part1) = sort grep { /part-/ } keys %{ s3_keys("$exports/csv/") };
 my $dir = PostgreSQL::Test::Utils::tempdir();
 my %manifests = (
 	'broken.manifest' => ['{"entries": [ {"url": ', qr/is malformed: not JSON/, 'a manifest that is not JSON'],
 	'noentries.manifest' => ['{"files": []}', qr/is malformed: it has no "entries" array/, 'a manifest without entries'],
-	'missing.manifest' => [qq({"entries": [{"url": "s3://$bucket/$exports/csv/part-0001.csv.gz", "mandatory": true},
+	'missing.manifest' => [qq({"entries": [{"url": "s3://$bucket/$part1", "mandatory": true},
 		{"url": "s3://$bucket/$exports/csv/part-0099.csv.gz", "mandatory": true}]}),
 		qr/names s3:\/\/\S+part-0099\.csv\.gz, which does not exist/, 'a manifest naming a missing file'],
 	'elsewhere.manifest' => ['{"entries": [{"url": "s3://another-bucket/x.csv.gz", "mandatory": true}]}',
 		qr/outside the bucket/, 'a manifest naming a file in another bucket'],
+	'twice.manifest' => [qq({"entries": [{"url": "s3://$bucket/$part1", "mandatory": true},
+		{"url": "s3://$bucket/$part1", "mandatory": true}]}),
+		qr/is malformed: it names s3:\/\/\S+part-[0-9a-f]{8}-0001\.csv\.gz twice/, 'a manifest naming a file twice'],
 );
 for my $name (sort keys %manifests)
 {
@@ -209,7 +220,7 @@ isnt($rc, 0, 'a load of values too long for the target fails');
 is(warehouse_sql("SELECT count(*) FROM $schema.narrow"), '5', 'and its truncate rolled back with it');
 if ($dialect eq 'redshift')
 {
-	like($err, qr/COPY into .*narrow.* failed.*\n.*DETAIL:\s+Rejected rows \((stl_load_errors|sys_load_error_detail)\):\s*\n\s*part-000\d\.csv\.gz line 1, column customer: String length exceeds DDL length/,
+	like($err, qr/COPY into .*narrow.* failed.*\n.*DETAIL:\s+Rejected rows \((stl_load_errors|sys_load_error_detail)\):\s*\n\s*part-[0-9a-f]{8}-000\d\.csv\.gz line 1, column customer: String length exceeds DDL length/,
 		'with the rejected rows from stl_load_errors');
 }
 else
@@ -218,6 +229,124 @@ else
 }
 
 unlike($err, qr/\Q$st->{secret_key}\E/, 'the failed COPY names no credential');
+
+# A failed load leaves no DDL behind (review finding 8).
+($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$schema.narrow_new', '$exports/wide/manifest.json',
+	columns => '{"id": {"type": "integer"}, "customer": {"type": "varchar(4)"}}')});
+like($err, qr/COPY into .*narrow_new.* failed/, 'a load into a new table that COPY rejects fails');
+is(warehouse_sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = '$schema' AND table_name = 'narrow_new'"),
+	'0', 'and leaves no table behind');
+($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$schema.narrow', '$exports/wide/manifest.json',
+	columns => '{"id": {"type": "integer"}, "customer": {"type": "varchar(4)"}, "extra": {"type": "integer"}}')});
+like($err, qr/COPY into .*narrow.* failed/, 'a load with a new column that COPY rejects fails');
+is(warehouse_sql("SELECT count(*) FROM information_schema.columns WHERE table_schema = '$schema' AND table_name = 'narrow' AND column_name = 'extra'"),
+	'0', 'and leaves no column behind');
+
+# Redshift COPYs from a manifest redtrack wrote, not the caller's (review
+# finding 9): the caller's manifest is read once, by redtrack.
+s3_admin('PUT', 'faults', { rules => [ { method => 'GET', path => 'json/orders\\.manifest', count => 100, action => 'latency:1' } ] });
+is(sql(qq{SELECT rrr_load('$schema.orders_json', '$exports/json/orders.manifest', 'json', force => true)}), '3000',
+	'a manifest load');
+is(s3_admin('GET', 'faults')->{rules}[0]{fired}, 1, 'reads the caller\'s manifest once');
+clear_faults();
+
+# A failed export removes its own files only; two exports to one
+# destination at the same time do not both finish (review finding 5).
+sub slow_export
+{
+	my ($sql) = @_;
+	my %h = (out => '', err => '');
+	$h{run} = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'>', \$h{out}, '2>', \$h{err});
+	$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep'})
+	  or die 'the slow export did not start';
+	return \%h;
+}
+for my $case ([ 'race1', q{SET statement_timeout = '4s'; SELECT * FROM rrr_export_query('SELECT 1 AS s FROM pg_sleep(30)', '%s')},
+		qr/canceling statement due to statement timeout/, 'a cancelled export' ],
+	[ 'race2', q{SELECT * FROM rrr_export_query('SELECT 1 AS s FROM pg_sleep(4)', '%s')},
+		qr/destination ".*race2\/" already holds \d+ objects?\n.*DETAIL:\s+Another export wrote there/, 'an export that finds another\'s files' ])
+{
+	my ($name, $slow_sql, $expect, $what) = @$case;
+	my $slow = slow_export(sprintf($slow_sql, "$exports/$name/"));
+	is(sql(qq{SELECT rows FROM rrr_export_query('SELECT id FROM orders', '$exports/$name/')}), '3000',
+		"$name: another export to the destination finishes meanwhile");
+	$slow->{run}->finish;
+	like($slow->{err}, $expect, "$name: $what fails");
+	ok(exists s3_keys("$exports/$name/")->{"$exports/$name/manifest.json"}, "$name: the other export's manifest is still there");
+	($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$schema.$name', '$exports/$name/manifest.json', columns => '{"id": {"type": "integer"}}')});
+	is($out, '3000', "$name: and its files load whole");
+	compare_tables($node, 'SELECT id FROM orders ORDER BY id', "SELECT id FROM $schema.$name ORDER BY id", "$name: rows")
+	  if $rc == 0;
+}
+
+# The query calls no function of redtrack, directly or not (review finding 7).
+sql(qq{CREATE FUNCTION load_inside() RETURNS bigint LANGUAGE plpgsql AS \$f\$
+	BEGIN RETURN rrr_load('$schema.inside', '$exports/csv/manifest.json', columns => '{"id": {"type": "integer"}}'); END \$f\$});
+for my $case ([ qq{SELECT rrr_load('$schema.inside', '$exports/csv/manifest.json', columns => '{"id": {"type": "integer"}}') AS n}, 'a direct call' ],
+	[ 'SELECT load_inside() AS n', 'a call through a function' ],
+	[ qq{SELECT * FROM rrr_export_query('SELECT 1 AS one', '$exports/inner/')}, 'a nested export' ])
+{
+	($rc, $out, $err) = try_sql(qq{SELECT * FROM rrr_export_query(\$q\$$case->[0]\$q\$, '$exports/outer/')});
+	like($err, qr/rrr_export_query runs only a read-only query: it calls a function of redtrack/, "the query: $case->[1] of redtrack is refused");
+}
+is(warehouse_sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = '$schema' AND table_name = 'inside'"),
+	'0', 'nothing was loaded from inside an export');
+is_deeply(s3_keys("$exports/inner/"), {}, 'nothing was exported from inside an export');
+
+# Replication's files are never a source (review finding 2), and the tables
+# replication writes are never a target (finding 3).
+sql(qq{CREATE TABLE salaries (id int PRIMARY KEY, name text);
+	INSERT INTO salaries VALUES (1, 'alice'), (2, 'bob');
+	SELECT rrr_register('salaries', 'full', target_table => '$schema.salaries_rv')});
+is(sql(q{SELECT rows FROM rrr_replicate('salaries')}), '2', 'a replicated table');
+my $rv_key = sql(q{SELECT s3_key FROM redtrack.replications WHERE s3_key IS NOT NULL ORDER BY id DESC LIMIT 1});
+like($rv_key, qr/^\Q$node->{redtrack_prefix}\E\//, 'its files are under redtrack.s3_prefix');
+my $rv_file = (grep { !/manifest/ } sort keys %{ s3_keys($rv_key) })[0];
+sql(q{CREATE ROLE loader LOGIN; GRANT redtrack_admin TO loader});
+my $leak_columns = '{"id": {"type": "integer"}, "name": {"type": "varchar(32)"}}';
+open my $lfh, '>', "$dir/leak.manifest" or die;
+print $lfh qq({"entries": [{"url": "s3://$bucket/$rv_file", "mandatory": true}]});
+close $lfh;
+my ($lok, undef, $lerr) = aws_cli('s3', 'cp', "$dir/leak.manifest", "s3://$bucket/$exports/bad/leak.manifest");
+ok($lok, 'upload leak.manifest') or diag($lerr);
+for my $case ([ $rv_key, qr/source ".*" is inside redtrack\.s3_prefix/, 'the replication\'s prefix' ],
+	[ "s3://$bucket/$rv_file", qr/source ".*" is inside redtrack\.s3_prefix/, 'a replication file as s3:// URL' ],
+	[ "$exports/bad/leak.manifest", qr/a file of the manifest ".*" is inside redtrack\.s3_prefix/, 'a manifest naming a replication file' ],
+	[ 'tap/' . RedtrackTest::run_id() . '/', qr/source \S+ holds \S+, which is inside redtrack\.s3_prefix/, 'a prefix above the replication\'s' ])
+{
+	($rc, $out, $err) = try_sql(qq{SET ROLE loader; SELECT rrr_load('$schema.leak', '$case->[0]', columns => '$leak_columns', force => true)});
+	like($err, $case->[1], "source: $case->[2] is refused");
+}
+is(warehouse_sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = '$schema' AND table_name = 'leak'"),
+	'0', 'no replicated row reached a table of the caller');
+
+sql(q{SELECT rrr_define_stream('tool_events', '{"a": {"type": "integer"}}')});
+my $loads_before = warehouse_sql("SELECT count(*) FROM ${schema}_loads.redtrack_loads");
+for my $case ([ "${schema}_loads.redtrack_loads", qr/target table \S+ is in redtrack\.loads_schema/, 'the load markers' ],
+	[ "\"${schema}_LOADS\".other", qr/target table \S+ is in redtrack\.loads_schema/, 'another table of the loads schema' ],
+	[ "$schema.salaries_rv", qr/target table \S+ is the target of "(public\.)?salaries"/, 'a replication target' ],
+	[ "\"" . uc($schema) . "\".\"SALARIES_RV\"", qr/is the target of "(public\.)?salaries"/, 'a replication target, in capitals' ],
+	[ 'public.tool_events', qr/is the target of "redtrack_streams\.tool_events"/, 'a stream\'s table' ])
+{
+	($rc, $out, $err) = try_sql(qq{SELECT rrr_load('$case->[0]', '$exports/csv/manifest.json', truncate => true, force => true,
+		columns => '{"id": {"type": "integer"}, "extra": {"type": "integer"}}')});
+	like($err, $case->[1], "target: $case->[2] is refused");
+}
+is(warehouse_sql("SELECT count(*) FROM ${schema}_loads.redtrack_loads"), $loads_before, 'the load markers are untouched');
+compare_tables($node, 'SELECT id, name FROM salaries ORDER BY id', "SELECT id, name FROM $schema.salaries_rv ORDER BY id",
+	'the replication target is untouched');
+is(warehouse_sql("SELECT count(*) FROM information_schema.columns WHERE table_schema = '$schema' AND table_name = 'salaries_rv' AND column_name = 'extra'"),
+	'0', 'and got no column');
+
+# An empty redtrack.s3_prefix turns the tools off (review finding 11).
+($rc, $out, $err) = try_sql(qq{SET redtrack.s3_prefix = ''; SELECT * FROM rrr_export_query('SELECT 1 AS one', '$exports/noprefix/')});
+like($err, qr/redtrack\.s3_prefix is empty/, 'rrr_export_query refuses an empty prefix');
+is_deeply(s3_keys("$exports/noprefix/"), {}, 'and writes nothing');
+($rc, $out, $err) = try_sql(qq{SET redtrack.s3_prefix = ''; SELECT rrr_load('$schema.noprefix', '$rv_key', columns => '$leak_columns')});
+like($err, qr/redtrack\.s3_prefix is empty/, 'rrr_load refuses an empty prefix');
+is(warehouse_sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = '$schema' AND table_name = 'noprefix'"),
+	'0', 'and loads nothing');
 
 # Privileges: the query runs as the caller.
 sql(q{CREATE ROLE exporter LOGIN; GRANT redtrack_admin TO exporter; CREATE TABLE secret (v text); INSERT INTO secret VALUES ('s');

@@ -27,10 +27,14 @@
 #include <ctype.h>
 
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
@@ -324,6 +328,34 @@ query_destroy(DestReceiver *self)
  * ----------------------------------------------------------------
  */
 
+/* Set while an export's query runs: the tools refuse to run inside it. */
+static bool export_running = false;
+
+bool
+tools_export_running(void)
+{
+	return export_running;
+}
+
+static bool
+is_redtrack_function(Oid funcid, void *context)
+{
+	return getExtensionOfObject(ProcedureRelationId, funcid) == *(Oid *) context;
+}
+
+/* Whether the query calls a function of the extension (directly). */
+static bool
+calls_redtrack(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, calls_redtrack, context, 0);
+	if (check_functions_in_node(node, is_redtrack_function, context))
+		return true;
+	return expression_tree_walker(node, calls_redtrack, context);
+}
+
 static void
 refuse_write(const char *what)
 {
@@ -340,6 +372,7 @@ read_only_statement(SPIPlanPtr plan)
 	List	   *sources = SPI_plan_get_plan_sources(plan);
 	CachedPlanSource *source;
 	ListCell   *lc;
+	Oid			extension = get_extension_oid("redtrack", false);
 
 	if (list_length(sources) != 1)
 		refuse_write("the text holds more than one statement");
@@ -356,6 +389,15 @@ read_only_statement(SPIPlanPtr plan)
 			refuse_write("a WITH clause modifies data");
 		if (q->rowMarks != NIL)
 			refuse_write("FOR UPDATE or FOR SHARE locks rows");
+
+		/*
+		 * redtrack's own functions write S3, the warehouse or redtrack's
+		 * catalog, whatever the read-only state says (what a function of
+		 * the caller's calls in turn is caught by the tools themselves:
+		 * tools_export_running).
+		 */
+		if (calls_redtrack((Node *) q, &extension))
+			refuse_write("it calls a function of redtrack");
 	}
 	if (source->resultDesc == NULL)
 		refuse_write("the statement returns no rows");
@@ -368,12 +410,17 @@ read_only_statement(SPIPlanPtr plan)
  */
 
 /*
- * Remove what a failed export wrote (the destination was empty when it
- * began).  Pure C, never an ERROR: it runs while one is being handled.
+ * Remove what a failed export wrote: the files named after its own stem,
+ * and nothing else, since another export may have written to the same
+ * destination meanwhile.  Pure C, never an ERROR: it runs while one is
+ * being handled.
  */
 static void
-remove_quietly(S3Settings *s3, const char *prefix)
+remove_quietly(S3Settings *s3, const char *prefix, const char *stem)
 {
+	size_t		mine = strlen(prefix) + strlen(stem);
+	char	   *own = malloc(mine + 1);
+
 	S3Config	config;
 	S3Client   *client;
 	S3ObjectList objects = {0};
@@ -383,23 +430,33 @@ remove_quietly(S3Settings *s3, const char *prefix)
 	config.should_abort = NULL;
 	config.sleep_ms = NULL;
 	config.max_attempts = 2;
+	if (own == NULL)
+		return;
+	snprintf(own, mine + 1, "%s%s", prefix, stem);
 	client = s3_client_new(&config);
 	if (client == NULL)
+	{
+		free(own);
 		return;
-	if (s3_list_objects(client, prefix, &objects, &err) && objects.count > 0)
+	}
+	if (s3_list_objects(client, own, &objects, &err) && objects.count > 0)
 	{
 		char	  **keys = malloc(sizeof(char *) * objects.count);
+		int			n = 0;
 
 		if (keys)
 		{
 			for (int i = 0; i < objects.count; i++)
-				keys[i] = objects.items[i].key;
-			(void) s3_delete_objects(client, keys, objects.count, &err);
+				if (strncmp(objects.items[i].key, own, mine) == 0)
+					keys[n++] = objects.items[i].key;
+			if (n > 0)
+				(void) s3_delete_objects(client, keys, n, &err);
 			free(keys);
 		}
 	}
 	s3_object_list_free(&objects);
 	s3_client_free(client);
+	free(own);
 }
 
 /*
@@ -445,18 +502,42 @@ put_manifest(S3Client *client, S3Settings *s3, const char *key, QueryDest *dest)
 		redtrack_s3_report(&err);
 }
 
+/*
+ * The destination holds nothing but this export's files (none, before it
+ * begins: an earlier export's parts would be loaded along with these by
+ * anyone who loads the prefix), and the manifest does not exist.  Checked
+ * before the query runs and again before the manifest is written, so that
+ * two exports to one destination at the same time do not both finish.
+ */
 static void
-refuse_own_prefix(S3Settings *s3, const char *key, const char *what, const char *given)
+check_destination(S3Client *client, S3Settings *s3, const char *prefix, const char *own,
+				  const char *manifest_key, const char *destination)
 {
-	size_t		len = strlen(s3->prefix);
+	S3ObjectList objects = {0};
+	S3Error		err;
+	bool		exists = false;
+	int			others = 0;
 
-	if (len > 0 && strncmp(key, s3->prefix, len) == 0 && key[len] == '/')
+	if (!s3_list_objects(client, prefix, &objects, &err))
+		redtrack_s3_report(&err);
+	for (int i = 0; i < objects.count; i++)
+		if (own == NULL || strncmp(objects.items[i].key, own, strlen(own)) != 0)
+			others++;
+	s3_object_list_free(&objects);
+	if (others > 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s \"%s\" is inside redtrack.s3_prefix", what, given),
-				 errdetail("Replications keep their files under \"%s/\"; an export must not overwrite them.",
-						   s3->prefix),
-				 errhint("Choose a key outside \"%s/\".", s3->prefix)));
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("destination \"%s\" already holds %d object%s", destination, others,
+						others == 1 ? "" : "s"),
+				 own ? errdetail("Another export wrote there while this one ran; this one's files were removed.") : 0,
+				 errhint("Export into a new prefix (a dated folder, say), or delete what is there.")));
+	if (!s3_head_object(client, manifest_key, &exists, NULL, &err))
+		redtrack_s3_report(&err);
+	if (exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("manifest %s already exists", redtrack_s3_url(s3, manifest_key)),
+				 errhint("Name another manifest, or delete that one.")));
 }
 
 void
@@ -467,9 +548,9 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 	char	   *prefix = tools_s3_key(s3, destination, true, "destination");
 	char	   *manifest_key;
 	S3Client   *client;
-	S3ObjectList objects = {0};
-	S3Error		err;
-	bool		exists = false;
+	uint32		unique;
+	char	   *stem;
+	char	   *own;
 	SPIPlanPtr	plan;
 	TupleDesc	desc;
 	QueryDest	dest;
@@ -480,7 +561,8 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 	int			rc;
 	int			ncolumns = 0;
 
-	refuse_own_prefix(s3, prefix, "destination", destination);
+	tools_require_prefix(s3);
+	tools_refuse_own_prefix(s3, prefix, "destination", destination, false);
 	if (manifest == NULL)
 		manifest_key = psprintf("%smanifest.json", prefix);
 	else if (strncmp(manifest, "s3://", 5) == 0)
@@ -491,7 +573,7 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("manifest \"%s\" names a folder, not a file", manifest)));
-	refuse_own_prefix(s3, manifest_key, "manifest", manifest ? manifest : manifest_key);
+	tools_refuse_own_prefix(s3, manifest_key, "manifest", manifest ? manifest : manifest_key, false);
 	if (strncmp(manifest_key, prefix, strlen(prefix)) == 0 && !tools_is_manifest_name(manifest_key))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -508,26 +590,18 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("could not initialize libcurl")));
 	client = redtrack_s3_open(s3);
-	if (!s3_list_objects(client, prefix, &objects, &err))
-		redtrack_s3_report(&err);
-	if (objects.count > 0)
-	{
-		int			n = objects.count;
+	check_destination(client, s3, prefix, NULL, manifest_key, destination);
 
-		s3_object_list_free(&objects);
+	/*
+	 * Parts named after this export alone (part-<random>-0001.csv.gz): a
+	 * failed export removes its own files and no other's.
+	 */
+	if (!pg_strong_random(&unique, sizeof(unique)))
 		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("destination \"%s\" already holds %d object%s", destination, n, n == 1 ? "" : "s"),
-				 errhint("Export into a new prefix (a dated folder, say), or delete what is there.")));
-	}
-	s3_object_list_free(&objects);
-	if (!s3_head_object(client, manifest_key, &exists, NULL, &err))
-		redtrack_s3_report(&err);
-	if (exists)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("manifest %s already exists", redtrack_s3_url(s3, manifest_key)),
-				 errhint("Name another manifest, or delete that one.")));
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random export name")));
+	stem = psprintf("part-%08x", unique);
+	own = psprintf("%s%s-", prefix, stem);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -582,7 +656,7 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 
 	redtrack_s3_config(s3, &dest.config.s3);
 	dest.config.key_prefix = prefix;
-	dest.config.file_stem = "part";
+	dest.config.file_stem = stem;
 	dest.config.slices = redtrack_slices;
 	dest.config.max_file_size = max_file;
 	dest.config.part_size = PART_SIZE;
@@ -595,26 +669,30 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 	{
 		/* Also what the query calls cannot write (restored below, or by the abort). */
 		XactReadOnly = true;
+		export_running = true;
 		memset(&options, 0, sizeof(options));
 		options.read_only = true;
 		options.dest = (DestReceiver *) &dest;
 		rc = SPI_execute_plan_extended(plan, &options);
 		XactReadOnly = save_read_only;
+		export_running = false;
 		MemoryContextSwitchTo(caller);
 		if (rc < 0)
 			elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
 		if (dest.pipeline && !pipeline_finish(dest.pipeline))
 			report_pipeline_failure(dest.pipeline);
+		check_destination(client, s3, prefix, own, manifest_key, destination);
 		put_manifest(client, s3, manifest_key, &dest);
 	}
 	PG_CATCH();
 	{
 		XactReadOnly = save_read_only;
+		export_running = false;
 		if (dest.pipeline)
 			pipeline_destroy(dest.pipeline);
 		dest.pipeline = NULL;
 		bytebuf_free(&dest.scratch);
-		remove_quietly(s3, prefix);
+		remove_quietly(s3, prefix, stem);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -6,11 +6,16 @@
  *
  * In one warehouse transaction, after the bookkeeping table's LOCK (the
  * one replication's loads take, so loads into one warehouse run one after
- * another): look for the load marker of this source and target; empty the
- * target if asked (DELETE: TRUNCATE would commit on Redshift); COPY; insert
- * the marker; COMMIT.  The marker is keyed by the source's identity, the
- * URL and every file's ETag and size, so the same files load once, and
- * files rewritten in place are new data.  It runs in the caller's backend
+ * another): look for the load marker of this source and target; create the
+ * target or add its new columns; empty it if asked (DELETE: TRUNCATE would
+ * commit on Redshift); COPY; insert the marker; COMMIT.  The marker is
+ * keyed by the source's identity, the set of its files with each one's
+ * ETag and size (not the URL that named them), so the same files load
+ * once, and files rewritten in place are new data.
+ *
+ * Nothing under redtrack.s3_prefix is read (replication's files hold
+ * tables the caller may have no right to read), and the tables replication
+ * writes are never a target (extension/tools.c).  It runs in the caller's backend
  * (see tools.h), waiting on the warehouse interruptibly (redshift.c).
  *
  * A prefix means every data file under it (manifests left out), not the
@@ -187,6 +192,7 @@ read_manifest(S3Settings *s3, S3Client *client, Source *src)
 		f->key = tools_s3_key(s3, u, false, "a file of the manifest");
 		if (strncmp(u, bucket_url, strlen(bucket_url)) != 0)
 			malformed(src, psprintf("\"%s\" is not a full s3:// URL", u));
+		tools_refuse_own_prefix(s3, f->key, "a file of the manifest", u, true);
 		f->mandatory = mandatory ? mandatory->val.boolean : false;
 		src->files = lappend(src->files, f);
 	}
@@ -276,6 +282,18 @@ list_prefix(S3Settings *s3, S3Client *client, Source *src)
 		if (tools_is_manifest_name(objects.items[i].key) ||
 			objects.items[i].key[strlen(objects.items[i].key) - 1] == '/')
 			continue;
+		if (tools_in_own_prefix(s3, objects.items[i].key))
+		{
+			char	   *url = redtrack_s3_url(s3, objects.items[i].key);
+
+			s3_object_list_free(&objects);
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("source %s holds %s, which is inside redtrack.s3_prefix", src->url, url),
+					 errdetail("Replications keep their files under \"%s/\"; they hold tables the caller may not be allowed to read.",
+							   s3->prefix),
+					 errhint("Give a prefix that holds only the files to load.")));
+		}
 		f = palloc0(sizeof(SourceFile));
 		f->key = pstrdup(objects.items[i].key);
 		f->mandatory = true;
@@ -291,7 +309,19 @@ list_prefix(S3Settings *s3, S3Client *client, Source *src)
 				 errmsg("no data file under %s", src->url)));
 }
 
-/* The marker's name for the source: its URL, and each file's ETag and size. */
+static int
+file_key_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp(((SourceFile *) lfirst(a))->key, ((SourceFile *) lfirst(b))->key);
+}
+
+/*
+ * The marker's name for the source: the set of its files, each with its
+ * ETag and size, and not the URL it was named by, so that the same files
+ * reached through a manifest and through their prefix are one source.
+ * The files are sorted (the order COPY reads them in changes nothing),
+ * and a file named twice is refused: COPY would load it twice.
+ */
 static char *
 source_identity(S3Settings *s3, Source *src)
 {
@@ -299,9 +329,18 @@ source_identity(S3Settings *s3, Source *src)
 	ListCell   *lc;
 	char		hex[33];
 	const char *errstr = NULL;
+	SourceFile *prev = NULL;
 
+	list_sort(src->files, file_key_cmp);
+	foreach(lc, src->files)
+	{
+		SourceFile *f = lfirst(lc);
+
+		if (prev && strcmp(prev->key, f->key) == 0)
+			malformed(src, psprintf("it names %s twice", redtrack_s3_url(s3, f->key)));
+		prev = f;
+	}
 	initStringInfo(&id);
-	appendStringInfo(&id, "%s\n", src->url);
 	foreach(lc, src->files)
 	{
 		SourceFile *f = lfirst(lc);
@@ -398,9 +437,8 @@ target_column(TargetTable *t, const char *name)
 
 /* Create the target from columns, or add the columns it lacks. */
 static pg_noinline TargetTable *
-prepare_target(RedshiftConn *conn, LoadRequest *req, Replicable *r)
+prepare_target(RedshiftConn *conn, LoadRequest *req, Replicable *r, TargetTable *t)
 {
-	TargetTable *t = target_describe(conn, r);
 	bool		postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
 	List	   *names;
 	List	   *types;
@@ -648,16 +686,19 @@ tools_load(LoadRequest *req)
 	int64		rows = 0;
 	size_t		len = strlen(req->source);
 
+	tools_require_prefix(s3);
 	memset(&src, 0, sizeof(src));
 	if (len > 0 && req->source[len - 1] == '/')
 	{
 		src.prefix = tools_s3_key(s3, req->source, true, "source");
 		src.url = redtrack_s3_url(s3, src.prefix);
+		tools_refuse_own_prefix(s3, src.prefix, "source", req->source, true);
 	}
 	else
 	{
 		src.manifest_key = tools_s3_key(s3, req->source, false, "source");
 		src.url = redtrack_s3_url(s3, src.manifest_key);
+		tools_refuse_own_prefix(s3, src.manifest_key, "source", req->source, true);
 	}
 
 	if (!s3_global_init())
@@ -682,10 +723,15 @@ tools_load(LoadRequest *req)
 
 	conn = redshift_connect();
 	loads = load_ensure_loads_table(conn);
-	t = prepare_target(conn, req, &r);
 
+	/*
+	 * The target's DDL runs in the load's transaction too (Redshift allows
+	 * CREATE TABLE and ALTER TABLE ADD COLUMN in one): a failed load leaves
+	 * no table or column behind.
+	 */
 	exec(conn, "BEGIN");
 	exec(conn, psprintf("LOCK %s", loads));
+	t = target_describe(conn, &r);
 	params[0] = identity;
 	params[1] = t->qualified;
 	res = redshift_exec(conn, psprintf("SELECT COUNT(*) FROM %s WHERE replication_id = 0 "
@@ -702,6 +748,7 @@ tools_load(LoadRequest *req)
 				 errhint("Pass force => true to load them again.")));
 		return 0;
 	}
+	t = prepare_target(conn, req, &r, t);
 	if (req->truncate)
 		exec(conn, psprintf("DELETE FROM %s", t->qualified));
 
@@ -713,11 +760,13 @@ tools_load(LoadRequest *req)
 			rows = copy_from_stdin(conn, s3, client, t, &src, req->format);
 		else
 		{
-			const char *manifest = src.manifest_key;
-
-			if (manifest == NULL)
-				manifest = load_manifest = put_load_manifest(s3, client, &src);
-			rows = copy_from_s3(conn, s3, t, &src, req->format, manifest);
+			/*
+			 * Always a manifest of our own, of the files checked above:
+			 * Redshift reads the manifest again at COPY time, and the
+			 * caller's may have changed since.
+			 */
+			load_manifest = put_load_manifest(s3, client, &src);
+			rows = copy_from_s3(conn, s3, t, &src, req->format, load_manifest);
 		}
 	}
 	PG_FINALLY();

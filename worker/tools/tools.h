@@ -41,6 +41,20 @@ extern ToolsFormat tools_parse_format(const char *format);
  */
 extern char *tools_s3_key(S3Settings *s3, const char *location, bool prefix, const char *what);
 
+/* Refuse to run with an empty redtrack.s3_prefix (nothing to keep away from). */
+extern void tools_require_prefix(S3Settings *s3);
+
+/* Whether a key lies under redtrack.s3_prefix, where replications keep their files. */
+extern bool tools_in_own_prefix(S3Settings *s3, const char *key);
+
+/*
+ * Refuse a key under redtrack.s3_prefix: an export must not overwrite
+ * replication's files, and a load must not read them (they hold tables the
+ * caller may have no right to read).
+ */
+extern void tools_refuse_own_prefix(S3Settings *s3, const char *key, const char *what,
+									const char *given, bool reading);
+
 /*
  * Whether a key names a manifest (*manifest, *manifest.json): a load of a
  * prefix takes every other file under it for data.
@@ -64,6 +78,12 @@ typedef struct ExportQueryResult
 	int64		rows;
 	int64		bytes;
 } ExportQueryResult;
+
+/*
+ * Whether an export's query is running: neither tool runs inside it (they
+ * write S3 and the warehouse, which the read-only state does not stop).
+ */
+extern bool tools_export_running(void);
 
 extern void tools_export_query(const char *query, const char *destination, ToolsFormat format,
 							   const char *manifest, ExportQueryResult *result);

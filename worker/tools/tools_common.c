@@ -24,6 +24,47 @@ tools_parse_format(const char *format)
 	pg_unreachable();
 }
 
+void
+tools_require_prefix(S3Settings *s3)
+{
+	/*
+	 * Replications keep their files under redtrack.s3_prefix, which the
+	 * tools refuse to read or write: with no prefix they would lie at the
+	 * top of the bucket, among whatever a tool names, and that guard would
+	 * have nothing to compare with.
+	 */
+	if (s3->prefix[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("redtrack.s3_prefix is empty"),
+				 errdetail("rrr_export_query and rrr_load keep away from replication's files, which need a prefix of their own."),
+				 errhint("Set redtrack.s3_prefix (the default is 'redtrack').")));
+}
+
+bool
+tools_in_own_prefix(S3Settings *s3, const char *key)
+{
+	size_t		len = strlen(s3->prefix);
+
+	return len > 0 && strncmp(key, s3->prefix, len) == 0 && key[len] == '/';
+}
+
+void
+tools_refuse_own_prefix(S3Settings *s3, const char *key, const char *what, const char *given,
+						bool reading)
+{
+	if (tools_in_own_prefix(s3, key))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s \"%s\" is inside redtrack.s3_prefix", what, given),
+				 reading ?
+				 errdetail("Replications keep their files under \"%s/\"; they hold tables the caller may not be allowed to read.",
+						   s3->prefix) :
+				 errdetail("Replications keep their files under \"%s/\"; an export must not overwrite them.",
+						   s3->prefix),
+				 errhint("Choose a key outside \"%s/\".", s3->prefix)));
+}
+
 /* S3's limit on a key's length. */
 #define S3_MAX_KEY 1024
 
