@@ -36,6 +36,7 @@
 #include "state.h"
 #include "strategy.h"
 #include "target.h"
+#include "tools.h"
 
 PG_FUNCTION_INFO_V1(rrr_replicate);
 PG_FUNCTION_INFO_V1(rrr_replicate_all);
@@ -224,6 +225,20 @@ run_and_report(FunctionCallInfo fcinfo, Oid *relids, int n, EngineMode mode)
 	return (Datum) 0;
 }
 
+/*
+ * A replication started from inside rrr_export_query's query (through a
+ * function it calls) would write although the query must only read.
+ */
+static void
+refuse_inside_export_query(void)
+{
+	if (tools_export_running())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("rrr_export_query runs only a read-only query: it calls a function of redtrack"),
+				 errhint("Pass one SELECT (or VALUES, or TABLE) that reads what to export.")));
+}
+
 static Datum
 run_variadic(FunctionCallInfo fcinfo, EngineMode mode, const char *action)
 {
@@ -231,6 +246,7 @@ run_variadic(FunctionCallInfo fcinfo, EngineMode mode, const char *action)
 	int			n;
 
 	redtrack_require_admin(action);
+	refuse_inside_export_query();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -270,6 +286,7 @@ rrr_replicate_all(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	redtrack_require_admin("replicate");
+	refuse_inside_export_query();
 	all = redtrack_load_replicables();
 	relids = palloc(sizeof(Oid) * Max(list_length(all), 1));
 	foreach(lc, all)

@@ -283,8 +283,11 @@ for my $case ([ 'race1', q{SET statement_timeout = '4s'; SELECT * FROM rrr_expor
 # The query calls no function of redtrack, directly or not (review finding 7).
 sql(qq{CREATE FUNCTION load_inside() RETURNS bigint LANGUAGE plpgsql AS \$f\$
 	BEGIN RETURN rrr_load('$schema.inside', '$exports/csv/manifest.json', columns => '{"id": {"type": "integer"}}'); END \$f\$});
+sql(q{CREATE FUNCTION replicate_inside() RETURNS bigint LANGUAGE plpgsql AS $f$
+	BEGIN PERFORM * FROM rrr_replicate_all(); RETURN 0; END $f$});
 for my $case ([ qq{SELECT rrr_load('$schema.inside', '$exports/csv/manifest.json', columns => '{"id": {"type": "integer"}}') AS n}, 'a direct call' ],
 	[ 'SELECT load_inside() AS n', 'a call through a function' ],
+	[ 'SELECT replicate_inside() AS n', 'a replication started through a function' ],
 	[ qq{SELECT * FROM rrr_export_query('SELECT 1 AS one', '$exports/inner/')}, 'a nested export' ])
 {
 	($rc, $out, $err) = try_sql(qq{SELECT * FROM rrr_export_query(\$q\$$case->[0]\$q\$, '$exports/outer/')});
