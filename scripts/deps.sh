@@ -14,6 +14,7 @@ want=(
 	libipc-run-perl
 	nodejs
 	curl openssl
+	zstd
 )
 if [[ "${1:-}" == "bench" ]]; then
 	want+=(gnuplot-nox time)
