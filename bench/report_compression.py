@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""The compression section of bench/RESULTS.md (bench/compression.sh).
+
+    python3 bench/report_compression.py --keep RESULTS.md SAVED
+        copies the current section (between its markers) to SAVED
+    python3 bench/report_compression.py WORKDIR RESULTS.md [SAVED]
+        writes the section from WORKDIR's measurements, or, when this run
+        did not measure compression, puts SAVED back: bench/report.py
+        rewrites RESULTS.md whole and knows nothing of this section.
+
+The section sits between two HTML comments, before "## Run time" (or at
+the end).  Every figure is a median over the runs with its min - max;
+ratios are ratios of medians.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import cell, fmt, load, median, rows_label, verdict  # noqa: E402
+
+BEGIN = "<!-- compression: bench/compression.sh, bench/report_compression.py -->"
+END = "<!-- end of compression -->"
+
+
+def section_of(text):
+    if BEGIN in text and END in text:
+        return text[text.index(BEGIN):text.index(END) + len(END)]
+    return None
+
+
+def splice(text, block):
+    old = section_of(text)
+    if old is not None:
+        return text.replace(old, block)
+    anchor = "\n## Run time"
+    if anchor in text:
+        i = text.index(anchor)
+        return text[:i] + "\n" + block + "\n" + text[i:]
+    return text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def render(results, facts):
+    def get(case, size, metric="seconds", section="compression"):
+        return results.get((section, case, str(size), metric), [])
+
+    sizes = sorted({int(k[2]) for k in results if k[0] == "compression" and k[2].isdigit() and k[2] != "0"})
+    out = [BEGIN, "## Compression: redtrack.compression = zstd, gzip, none", ""]
+    w = out.append
+    w("Script `bench/compression.sh`, in one run, contenders interleaved (the order rotates from run to run): "
+      "the floors `psql -c \"COPY (SELECT * FROM bench_N) TO STDOUT (FORMAT csv)\" > /dev/null` (**CSV**) and "
+      "`… | gzip -1 > /dev/null` (**gzip -1**), zstd's own CLI for reference (`… | zstd -1 > /dev/null`), and "
+      "`SET redtrack.compression = …; SELECT * FROM rrr_export('bench_N')` (full strategy; it returns once every "
+      "file and the manifest are on the S3 stand-in: **the upload is included**) under each setting, "
+      f"with redtrack.compression_level = 1 and redtrack.slices = {facts.get('BENCH_SLICES', '4')}.")
+    w("")
+    w("| rows | CSV floor | gzip -1 floor | zstd -1 (CLI) | redtrack zstd | redtrack gzip | redtrack none |")
+    w("|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        w(f"| {rows_label(n)} | " + " | ".join(cell(get(c, n)) for c in ("csv", "gzip1", "zstd1", "zstd", "gzip", "none")) + " |")
+    w("")
+    summary = []
+    w("| rows | zstd / CSV floor | gzip -1 floor / zstd | gzip / CSV floor | gzip / gzip -1 floor | none / CSV floor |")
+    w("|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        m = {c: median(get(c, n)) if get(c, n) else float("nan") for c in ("csv", "gzip1", "zstd", "gzip", "none")}
+        w(f"| {rows_label(n)} | {m['zstd'] / m['csv']:.2f} × | {m['gzip1'] / m['zstd']:.2f} × faster | "
+          f"{m['gzip'] / m['csv']:.2f} × | {m['gzip'] / m['gzip1']:.2f} × | {m['none'] / m['csv']:.2f} × |")
+        summary.append((f"zstd export vs CSV floor, {rows_label(n)} rows", f"{m['zstd'] / m['csv']:.2f} ×", "≤ 1.25 ×",
+                        m["zstd"] / m["csv"] <= 1.25))
+        if n >= 1000000:
+            summary.append((f"zstd export vs gzip -1 floor, {rows_label(n)} rows", f"{m['gzip1'] / m['zstd']:.2f} × faster",
+                            "≥ 2 × faster", m["gzip1"] / m["zstd"] >= 2))
+    w("")
+    w("| goal | measured | goal | |")
+    w("|---|---|---|---|")
+    for what, measured, goal, ok in summary:
+        w(f"| {what} | {measured} | {goal} | {verdict(ok)} |")
+    w("")
+
+    # File sizes.
+    w("Bytes written (S3 objects of one export, all slices; the CLIs' output for the same CSV):")
+    w("")
+    w("| rows | CSV (PostgreSQL's) | redtrack none | redtrack gzip | redtrack zstd | gzip -1 CLI | zstd -1 CLI |")
+    w("|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        def mb(values):
+            return f"{median(values) / 1e6:.1f} MB" if values else "n/a"
+        w(f"| {rows_label(n)} | {mb(get('csv', n, 'bytes'))} | {mb(get('none', n, 'bytes'))} | {mb(get('gzip', n, 'bytes'))} | "
+          f"{mb(get('zstd', n, 'bytes'))} | {mb(get('gzip1', n, 'bytes'))} | {mb(get('zstd1', n, 'bytes'))} |")
+    w("")
+
+    # The probe: level and threads.
+    probe = sorted({k[1] for k in results if k[0] == "compression_probe"},
+                   key=lambda s: (s.split(":")[0] != "zstd", int(s.split(":")[1]) if s.split(":")[1].lstrip("-").isdigit() else 0, s))
+    if probe:
+        size = sorted({k[2] for k in results if k[0] == "compression_probe"})[-1]
+        csv_bytes = get("csv", size, "bytes")
+        w(f"The compressor thread's share, measured apart (`bench/zstd_probe.c`): the {rows_label(size)}-row table's CSV "
+          "compressed in 256 kB chunks, each flushed as the exporter flushes it (so every file's size is exact), "
+          "one stream; wall and CPU time of the whole process (all threads):")
+        w("")
+        w("| codec | level | ZSTD_c_nbWorkers | wall | CPU | bytes | MB/s of CSV (wall) |")
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        for key in probe:
+            codec, level, workers = key.split(":")
+            wall = get(key, size, "seconds", "compression_probe")
+            cpu = get(key, size, "cpu_seconds", "compression_probe")
+            b = get(key, size, "bytes", "compression_probe")
+            rate = (median(csv_bytes) / 1e6 / median(wall)) if csv_bytes and wall else float("nan")
+            w(f"| {codec} | {level} | {workers if codec == 'zstd' else '–'} | {cell(wall)} | {cell(cpu)} | "
+              f"{median(b) / 1e6:.1f} MB | {rate:.0f} |")
+        w("")
+    w(END)
+    return "\n".join(out)
+
+
+def main():
+    if sys.argv[1] == "--keep":
+        text = open(sys.argv[2]).read() if os.path.exists(sys.argv[2]) else ""
+        open(sys.argv[3], "w").write(section_of(text) or "")
+        return
+    workdir, results_md = sys.argv[1], sys.argv[2]
+    saved = sys.argv[3] if len(sys.argv) > 3 else None
+    results, facts, _, _ = load(workdir)
+    if any(k[0] == "compression" for k in results):
+        block = render(results, facts)
+    elif saved and os.path.exists(saved) and open(saved).read().strip():
+        block = open(saved).read()
+    else:
+        return
+    text = open(results_md).read() if os.path.exists(results_md) else ""
+    open(results_md, "w").write(splice(text, block))
+
+
+if __name__ == "__main__":
+    main()
