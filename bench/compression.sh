@@ -27,6 +27,12 @@ for rows in $sizes; do
 	unregister "bench_$rows"
 	src -c "SELECT rrr_register('bench_$rows', 'full', target_table => 'bench_compression_$rows')" >/dev/null
 done
+# The fixed cost of an export, whatever its size: 10 rows of the same shape.
+smallest=$(printf '%s\n' $sizes | sort -n | head -1)
+unregister bench_compression_fixed
+src -c "DROP TABLE IF EXISTS bench_compression_fixed" \
+	-c "CREATE TABLE bench_compression_fixed AS SELECT * FROM bench_$smallest ORDER BY 1 LIMIT 10" \
+	-c "SELECT rrr_register('bench_compression_fixed', 'full', target_table => 'bench_compression_fixed')" >/dev/null
 
 copy_csv() {
 	"$PG_BINDIR/psql" -X -q -h 127.0.0.1 -p "$REDTRACK_SOURCE_PORT" -U postgres -d postgres \
@@ -61,6 +67,7 @@ export_with() {
 }
 
 for ((run = 1; run <= BENCH_RUNS; run++)); do
+	export_with zstd bench_compression_fixed "$run" 10
 	for rows in $sizes; do
 		table=bench_$rows
 		while read -r contender; do
@@ -109,3 +116,5 @@ fact libzstd "$(dpkg-query -W -f='${Version}' libzstd1 2>/dev/null || echo '?')"
 for rows in $sizes; do
 	unregister "bench_$rows"
 done
+unregister bench_compression_fixed
+src -c "DROP TABLE bench_compression_fixed" >/dev/null
