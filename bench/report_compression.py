@@ -76,6 +76,7 @@ def render(results, facts):
     w("|---|---|---|---|")
     for what, measured, goal, ok in summary:
         w(f"| {what} | {measured} | {goal} | {verdict(ok)} |")
+    w("")
     fixed = get("zstd", 10)
     if fixed:
         w(f"A 10-row export under zstd takes {cell(fixed)}: what every export pays whatever its size (the engine "

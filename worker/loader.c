@@ -27,7 +27,6 @@
  */
 #include "postgres.h"
 
-
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "access/xlog.h"
@@ -459,6 +458,12 @@ static int64
 copy_from_s3(Load *load, const char *stage, const char *columns, const char *manifest_key)
 {
 	char	   *url = redtrack_s3_url(load->s3, manifest_key);
+
+	/*
+	 * redtrack.compression (zstd branch): COPY's ZSTD, GZIP or nothing, from
+	 * the names of the files the manifest lists (one S3 GET), never from the
+	 * current setting: a retry loads what its export wrote.
+	 */
 	CompressCodec codec = manifest_codec(load, redtrack_s3_open(load->s3), manifest_key);
 	RedshiftError error;
 	RedshiftResult *res;
