@@ -39,13 +39,24 @@ copy_csv() {
 		-c "COPY (SELECT * FROM $1) TO STDOUT (FORMAT csv)"
 }
 
+# CPU seconds (user + system) the S3 stand-in's process has used: on this
+# machine it shares the cores with the export it serves, which real S3 does not.
+s3_cpu() {
+	local pid
+	pid=$(cat "$REDTRACK_STACK_DIR/run/s3.pid" 2>/dev/null) || { echo 0; return; }
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+
 export_with() {
-	local codec=$1 table=$2 run=$3 rows=$4 result t0 t1 state got id
+	local codec=$1 table=$2 run=$3 rows=$4 result t0 t1 state got id c0 c1
 	cancel_pending "$table" >/dev/null
+	c0=$(s3_cpu)
 	t0=$(now)
 	result=$(src -Atc "SET redtrack.compression = '$codec'" \
 		-c "SELECT state || ' ' || rows || ' ' || replication_id FROM rrr_export('$table')")
 	t1=$(now)
+	c1=$(s3_cpu)
+	record compression "$codec" "$rows" "$run" s3_cpu_seconds "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')"
 	read -r state got id <<<"$result"
 	[[ $state == uploaded && $got == "$rows" ]] ||
 		die "rrr_export($table) under $codec ended '$result'; expected state uploaded with $rows rows"

@@ -88,15 +88,19 @@ def render(results, facts):
         w("")
 
     # File sizes.
-    w("Bytes written (S3 objects of one export, all slices; the CLIs' output for the same CSV):")
+    w("Bytes written (S3 objects of one export, all slices; the CLIs' output for the same CSV), and the CPU time "
+      "the S3 stand-in (Node.js, on the same 2 cores) spent receiving each export: real S3 costs the source "
+      "machine none of it, here it competes with the export it serves:")
     w("")
-    w("| rows | CSV (PostgreSQL's) | redtrack none | redtrack gzip | redtrack zstd | gzip -1 CLI | zstd -1 CLI |")
-    w("|---:|---:|---:|---:|---:|---:|---:|")
+    w("| rows | CSV (PostgreSQL's) | redtrack none | redtrack gzip | redtrack zstd | gzip -1 CLI | zstd -1 CLI | "
+      "S3 stand-in CPU: none | gzip | zstd |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         def mb(values):
             return f"{median(values) / 1e6:.1f} MB" if values else "n/a"
         w(f"| {rows_label(n)} | {mb(get('csv', n, 'bytes'))} | {mb(get('none', n, 'bytes'))} | {mb(get('gzip', n, 'bytes'))} | "
-          f"{mb(get('zstd', n, 'bytes'))} | {mb(get('gzip1', n, 'bytes'))} | {mb(get('zstd1', n, 'bytes'))} |")
+          f"{mb(get('zstd', n, 'bytes'))} | {mb(get('gzip1', n, 'bytes'))} | {mb(get('zstd1', n, 'bytes'))} | "
+          + " | ".join(cell(get(c, n, "s3_cpu_seconds")) for c in ("none", "gzip", "zstd")) + " |")
     w("")
 
     # The probe: level and threads.
@@ -120,9 +124,13 @@ def render(results, facts):
             w(f"| {codec} | {level} | {workers if codec == 'zstd' else '–'} | {cell(wall)} | {cell(cpu)} | "
               f"{median(b) / 1e6:.1f} MB | {rate:.0f} |")
         w("")
+        level1 = get("zstd:1:0", size, "seconds", "compression_probe")
+        csv_rate = median(csv_bytes) / 1e6 / min(get("csv", size)) if csv_bytes and get("csv", size) else float("nan")
+        zstd_rate = median(csv_bytes) / 1e6 / median(level1) if csv_bytes and level1 else float("nan")
         w("Why level 1 and one thread: the compressor is a thread of its own beside the backend, which encodes the "
           "CSV, so it costs nothing as long as it keeps up with the encoder; the encoder is the floor itself "
-          "(PostgreSQL's CSV, about one core). zstd at level 1 compresses several times faster than the CSV comes, "
+          f"(PostgreSQL's CSV, about one core: {csv_rate:.0f} MB/s in the fastest CSV floor above). zstd at level 1 "
+          f"compresses {zstd_rate:.0f} MB/s on one core, faster than the CSV comes, "
           "with the smallest output but one; level 2 and 3 cost more CPU for the same or larger files here (the "
           "per-chunk flush leaves a higher level little to find), and the fast negative levels save CPU that is not "
           "on the critical path while sending far more bytes to S3 (and to Redshift). ZSTD_c_nbWorkers "
