@@ -21,6 +21,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 sizes=${BENCH_COMPRESSION_SIZES:-100000 1000000}
+# The machine is shared: how busy it was, for whoever reads the figures.
+fact compression_load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 codecs="zstd gzip none"
 
 for rows in $sizes; do
@@ -121,6 +123,7 @@ for ((run = 1; run <= BENCH_RUNS; run++)); do
 		done
 done
 rm -f "$csv_file"
+fact compression_load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 fact zstd "$(zstd --version)"
 fact libzstd "$(dpkg-query -W -f='${Version}' libzstd1 2>/dev/null || echo '?')"
 

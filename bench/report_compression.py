@@ -52,7 +52,10 @@ def render(results, facts):
       "`… | gzip -1 > /dev/null` (**gzip -1**), zstd's own CLI for reference (`… | zstd -1 > /dev/null`), and "
       "`SET redtrack.compression = …; SELECT * FROM rrr_export('bench_N')` (full strategy; it returns once every "
       "file and the manifest are on the S3 stand-in: **the upload is included**) under each setting, "
-      f"with redtrack.compression_level = 1 and redtrack.slices = {facts.get('BENCH_SLICES', '4')}.")
+      f"with redtrack.compression_level = 1 and redtrack.slices = {facts.get('BENCH_SLICES', '4')}; "
+      f"{facts.get('BENCH_RUNS', '?')} runs on {facts.get('date', '?')}, {facts.get('cores', '?')} cores, load average "
+      f"(1, 5, 15 min) {facts.get('compression_load_start', '?')} at the start and {facts.get('compression_load_end', '?')} "
+      "at the end (other work on the machine stretches every contender, not always alike).")
     w("")
     w("| rows | CSV floor | gzip -1 floor | zstd -1 (CLI) | redtrack zstd | redtrack gzip | redtrack none |")
     w("|---:|---:|---:|---:|---:|---:|---:|")
