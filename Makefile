@@ -21,7 +21,7 @@ PG_CPPFLAGS = -I$(srcdir)/extension $(foreach d,$(WORKER_DIRS),-I$(srcdir)/$(d))
 # libxml2 reads S3's responses (PostgreSQL links it too).
 XML2_CFLAGS := $(shell xml2-config --cflags 2>/dev/null || echo -I/usr/include/libxml2)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -pthread $(XML2_CFLAGS)
-SHLIB_LINK = -lcurl -lpq -lcrypto -lz -lxml2 -pthread
+SHLIB_LINK = -lcurl -lpq -lcrypto -lz -lzstd -lxml2 -pthread
 
 # pg_regress: a temporary instance whose configuration preloads redtrack.
 REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))

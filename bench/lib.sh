@@ -38,7 +38,7 @@ BENCH_BLOAT_SECONDS=${BENCH_BLOAT_SECONDS:-120}         # queue bloat: workload 
 BENCH_BLOAT_RATE=${BENCH_BLOAT_RATE:-1000}              # queue bloat: events per second
 BENCH_BLOAT_AUTOVACUUM_NAPTIME=${BENCH_BLOAT_AUTOVACUUM_NAPTIME:-10s}  # queue bloat: the server's autovacuum_naptime
 BENCH_DIALECT=${BENCH_DIALECT:-postgres}                # postgres | redshift | auto
-BENCH_SECTIONS=${BENCH_SECTIONS-export incremental deletes write_api freshness queue_bloat}
+BENCH_SECTIONS=${BENCH_SECTIONS-export incremental deletes write_api freshness queue_bloat compression}
 BENCH_WORK=${BENCH_WORK:-}                              # temp dir (run.sh makes one)
 
 PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}

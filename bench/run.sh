@@ -24,7 +24,8 @@
 #   BENCH_DIALECT=postgres                 postgres: load straight into the warehouse
 #                                          PostgreSQL; redshift: through the Redshift
 #                                          stand-in (must be up); auto: redshift if up
-#   BENCH_SECTIONS="export incremental deletes write_api freshness queue_bloat"
+#   BENCH_SECTIONS="export incremental deletes write_api freshness queue_bloat compression"
+#   BENCH_COMPRESSION_SIZES="100000 1000000"   compression: rows per table
 #   BENCH_KEEP_STACK=1                     leave the private stack running at the end
 #   REDTRACK_STACK_DIR=/tmp/redtrack-bench-stack and REDTRACK_*_PORT (see lib.sh)
 set -euo pipefail
@@ -106,7 +107,7 @@ SQL
 sleep 0.5
 
 say "tables"
-sizes=$(printf '%s\n' $BENCH_SIZES $BENCH_INC_SIZES | sort -nu)
+sizes=$(printf '%s\n' $BENCH_SIZES $BENCH_INC_SIZES ${BENCH_COMPRESSION_SIZES:-100000 1000000} | sort -nu)
 for rows in $sizes; do
 	t0=$(now)
 	bash bench/gen_table.sh "$rows"
@@ -151,6 +152,7 @@ for section in $BENCH_SECTIONS; do
 	write_api) say "6. write API" ;;
 	freshness) say "7. freshness" ;;
 	queue_bloat) say "8. queue table size under continuous writes" ;;
+	compression) say "compression: redtrack.compression = zstd, gzip, none against the floors" ;;
 	*) die "unknown section '$section'" ;;
 	esac
 	t0=$(now)
@@ -160,5 +162,10 @@ done
 
 fact duration_total "$(elapsed "$began" "$(now)")"
 say "report"
-python3 bench/report.py "$BENCH_WORK" bench/RESULTS.md bench/throughput.svg
+# report.py writes RESULTS.md whole; the compression section has its own
+# report, which keeps the last one when this run did not measure it.
+python3 bench/report_compression.py --keep bench/RESULTS.md "$BENCH_WORK/compression.md"
+[[ $(echo $BENCH_SECTIONS) == compression ]] ||
+	python3 bench/report.py "$BENCH_WORK" bench/RESULTS.md bench/throughput.svg
+python3 bench/report_compression.py "$BENCH_WORK" bench/RESULTS.md "$BENCH_WORK/compression.md"
 note "bench/RESULTS.md, bench/throughput.svg (total $(elapsed "$began" "$(now)") s)"

@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 want=(
 	gcc make
 	postgresql-15 postgresql-contrib postgresql-server-dev-15
-	libpq-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libxml2-dev
+	libpq-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libxml2-dev libzstd-dev
 	libipc-run-perl
 	nodejs
 	curl openssl
 	indent
+	zstd
 )
 if [[ "${1:-}" == "bench" ]]; then
 	want+=(gnuplot-nox time)

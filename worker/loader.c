@@ -26,8 +26,6 @@
  */
 #include "postgres.h"
 
-#include <zlib.h>
-
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "access/xlog.h"
@@ -38,6 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "compress_stream.h"
 #include "guc.h"
 #include "loader.h"
 #include "redact.h"
@@ -400,10 +399,19 @@ load_report_copy_failure(RedshiftConn *conn, const char *target, const char *fil
 					 "lets COPY skip up to that many bad rows.")));
 }
 
+static CompressCodec manifest_codec(Load *load, S3Client *client, const char *manifest_key);
+
 static int64
 copy_from_s3(Load *load, const char *stage, const char *columns, const char *manifest_key)
 {
 	char	   *url = redtrack_s3_url(load->s3, manifest_key);
+
+	/*
+	 * redtrack.compression (zstd branch): COPY's ZSTD, GZIP or nothing, from
+	 * the names of the files the manifest lists (one S3 GET), never from the
+	 * current setting: a retry loads what its export wrote.
+	 */
+	CompressCodec codec = manifest_codec(load, redtrack_s3_open(load->s3), manifest_key);
 	RedshiftError error;
 	RedshiftResult *res;
 	char	   *sql;
@@ -415,10 +423,11 @@ copy_from_s3(Load *load, const char *stage, const char *columns, const char *man
 					 errmsg("S3 location %s cannot be passed to COPY", url),
 					 errhint("Remove quotes and backslashes from redtrack.s3_bucket and redtrack.s3_prefix.")));
 
-	sql = psprintf("COPY %s (%s) FROM '%s' %s MANIFEST GZIP CSV QUOTE AS '\"' DELIMITER AS ',' "
+	sql = psprintf("COPY %s (%s) FROM '%s' %s MANIFEST %s%sCSV QUOTE AS '\"' DELIMITER AS ',' "
 				   "NULL AS '\\0' TIMEFORMAT 'auto' DATEFORMAT 'auto' REGION '%s' MAXERROR %d "
 				   "COMPUPDATE OFF STATUPDATE OFF%s",
 				   stage, columns, url, copy_authorization(load),
+				   compress_codec_copy_option(codec), codec == COMPRESS_NONE ? "" : " ",
 				   copy_literal(load->s3->region, "redtrack.s3_region"),
 				   redtrack_max_copy_errors,
 				   GetDatabaseEncoding() == PG_SQL_ASCII ? " ACCEPTINVCHARS" : "");
@@ -437,13 +446,17 @@ copy_from_s3(Load *load, const char *stage, const char *columns, const char *man
  * ----------------------------------------------------------------
  */
 
-typedef struct Inflater
+/*
+ * redtrack.compression (zstd branch): the files of one COPY and how far the
+ * current one is decoded.  Each file is read in the format its name says,
+ * not in the current setting's.
+ */
+typedef struct Decoder
 {
-	z_stream	z;
+	DecompressStream *stream;	/* the current file's; malloc'd state inside */
 	RedshiftConn *conn;
-	bool		failed;
-	char		out[64 * 1024];
-} Inflater;
+	bool		decode_failed;	/* corrupt input, or COPY refused the data */
+} Decoder;
 
 static bool
 collect_manifest(const char *data, size_t len, void *arg)
@@ -452,43 +465,24 @@ collect_manifest(const char *data, size_t len, void *arg)
 	return true;
 }
 
+static bool
+send_to_copy(const char *data, size_t len, void *arg)
+{
+	Decoder    *dec = arg;
+
+	return redshift_copy_send_quietly(dec->conn, data, len);
+}
+
 /* Decompress downloaded bytes straight into COPY (a curl callback). */
 static bool
-inflate_into_copy(const char *data, size_t len, void *arg)
+decode_into_copy(const char *data, size_t len, void *arg)
 {
-	Inflater   *inf = arg;
+	Decoder    *dec = arg;
 
-	inf->z.next_in = (Bytef *) data;
-	inf->z.avail_in = (uInt) len;
-	while (inf->z.avail_in > 0)
-	{
-		int			rc;
-		size_t		produced;
-
-		inf->z.next_out = (Bytef *) inf->out;
-		inf->z.avail_out = sizeof(inf->out);
-		rc = inflate(&inf->z, Z_NO_FLUSH);
-		produced = sizeof(inf->out) - inf->z.avail_out;
-		if (produced > 0 && !redshift_copy_send_quietly(inf->conn, inf->out, produced))
-		{
-			inf->failed = true;
-			return false;
-		}
-		if (rc == Z_STREAM_END)
-		{
-			/* Concatenated gzip members are still one file. */
-			if (inflateReset(&inf->z) != Z_OK)
-				return false;
-		}
-		else if (rc != Z_OK && rc != Z_BUF_ERROR)
-		{
-			inf->failed = true;
-			return false;
-		}
-		else if (rc == Z_BUF_ERROR && produced == 0)
-			break;
-	}
-	return true;
+	if (decompress_stream_write(dec->stream, data, len, send_to_copy, dec))
+		return true;
+	dec->decode_failed = true;
+	return false;
 }
 
 /* The object keys a manifest lists. */
@@ -521,27 +515,74 @@ manifest_keys(Load *load, S3Client *client, const char *manifest_key)
 	return keys;
 }
 
+static CompressCodec
+file_codec(const char *key)
+{
+	CompressCodec codec;
+
+	if (!compress_codec_of_key(key, &codec))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("exported file %s has an unknown format", key),
+				 errdetail("redtrack writes files named .csv.zst, .csv.gz or .csv.")));
+	return codec;
+}
+
+/*
+ * The format of the files a manifest lists, for COPY's option: one per
+ * export, whatever redtrack.compression says now (a retry of an older
+ * replication).
+ */
+static CompressCodec
+manifest_codec(Load *load, S3Client *client, const char *manifest_key)
+{
+	List	   *keys = manifest_keys(load, client, manifest_key);
+	CompressCodec codec = COMPRESS_NONE;
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		CompressCodec this = file_codec(lfirst(lc));
+
+		if (lc != list_head(keys) && this != codec)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("manifest %s lists files of more than one format", manifest_key)));
+		codec = this;
+	}
+	return codec;
+}
+
 static void
-send_files(S3Client *client, List *keys, Inflater *inf)
+send_files(S3Client *client, List *keys, Decoder *dec)
 {
 	ListCell   *lc;
 
 	foreach(lc, keys)
 	{
 		S3Error		err;
+		bool		ok;
 
 		pgstat_report_activity(STATE_RUNNING,
 							   psprintf("redtrack: loading %s", (char *) lfirst(lc)));
-		(void) inflateReset(&inf->z);
-		if (!s3_get_object(client, lfirst(lc), inflate_into_copy, inf, &err))
+		if (!decompress_stream_open(dec->stream, file_codec(lfirst(lc))))
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not start decompressing %s", (char *) lfirst(lc))));
+		dec->decode_failed = false;
+		ok = s3_get_object(client, lfirst(lc), decode_into_copy, dec, &err);
+		if (!ok)
 		{
 			CHECK_FOR_INTERRUPTS();
-			if (inf->failed)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("could not decompress or send %s", (char *) lfirst(lc))));
-			redtrack_s3_report(&err);
+			if (!dec->decode_failed)
+				redtrack_s3_report(&err);
 		}
+		/* A file that ends inside a frame or member is truncated. */
+		if (!ok || !decompress_stream_finish(dec->stream))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("could not decompress or send %s", (char *) lfirst(lc))));
+		decompress_stream_close(dec->stream);
 	}
 }
 
@@ -550,27 +591,25 @@ copy_from_stdin(Load *load, const char *stage, const char *columns, const char *
 {
 	S3Client   *client = redtrack_s3_open(load->s3);
 	List	   *keys = manifest_keys(load, client, manifest_key);
-	Inflater   *inf = palloc0(sizeof(Inflater));
+	Decoder    *dec = palloc0(sizeof(Decoder));
 	RedshiftResult *res;
 	RedshiftError error;
 
-	if (inflateInit2(&inf->z, 15 + 32) != Z_OK)
-		elog(ERROR, "could not initialize zlib");
-	inf->conn = load->conn;
+	dec->stream = palloc0(sizeof(DecompressStream));
+	dec->conn = load->conn;
 
 	redshift_copy_begin(load->conn, psprintf("COPY %s (%s) FROM STDIN WITH (FORMAT csv)",
 											 stage, columns));
 	PG_TRY();
 	{
-		send_files(client, keys, inf);
+		send_files(client, keys, dec);
 	}
 	PG_CATCH();
 	{
-		inflateEnd(&inf->z);
+		decompress_stream_close(dec->stream);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	inflateEnd(&inf->z);
 
 	res = redshift_copy_end(load->conn, &error);
 	if (res == NULL)
@@ -594,22 +633,20 @@ copy_manifest(Load *load, const char *stage, const char *columns, const char *ma
 void
 load_send_s3_files(RedshiftConn *conn, S3Client *client, List *keys)
 {
-	Inflater   *inf = palloc0(sizeof(Inflater));
+	Decoder    *dec = palloc0(sizeof(Decoder));
 
-	if (inflateInit2(&inf->z, 15 + 32) != Z_OK)
-		elog(ERROR, "could not initialize zlib");
-	inf->conn = conn;
+	dec->stream = palloc0(sizeof(DecompressStream));
+	dec->conn = conn;
 	PG_TRY();
 	{
-		send_files(client, keys, inf);
+		send_files(client, keys, dec);
 	}
 	PG_CATCH();
 	{
-		inflateEnd(&inf->z);
+		decompress_stream_close(dec->stream);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	inflateEnd(&inf->z);
 }
 
 /* ----------------------------------------------------------------

@@ -19,7 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gzip_stream.h"
+#include "compress_stream.h"
+#include "guc.h"
 #include "pipeline.h"
 
 #define CHUNK_QUEUE 4			/* chunks waiting for the compressor */
@@ -51,7 +52,7 @@ typedef struct UploadFile
 typedef struct Slice
 {
 	ByteBuf		chunk;			/* main thread fills this */
-	GzipStream	gz;				/* compressor thread only */
+	CompressStream cs;			/* compressor thread only */
 	UploadFile *file;
 	ByteBuf		part;
 	int			parts_queued;
@@ -110,6 +111,13 @@ struct Pipeline
 	int			nfiles;
 	int			files_cap;
 	PipelineFile *results;
+
+	/*
+	 * redtrack.compression, read once by the main thread in pipeline_start
+	 * (export.c fills PipelineConfig and knows nothing of codecs): every
+	 * file of one export has the same format, named by its suffix.
+	 */
+	CompressCodec codec;
 
 	bool		failed;
 	bool		aborting;
@@ -285,7 +293,7 @@ open_file(Pipeline *p, Slice *s)
 	char		name[64];
 	size_t		keylen;
 
-	if (f == NULL || !gzip_stream_open(&s->gz, p->cfg.compression_level))
+	if (f == NULL || !compress_stream_open(&s->cs, p->codec, p->cfg.compression_level))
 	{
 		free(f);
 		fail(p, "out of memory starting a compressed file");
@@ -301,14 +309,15 @@ open_file(Pipeline *p, Slice *s)
 		{
 			fail_locked(p, "out of memory");
 			pthread_mutex_unlock(&p->mu);
-			gzip_stream_close(&s->gz);
+			compress_stream_close(&s->cs);
 			free(f);
 			return false;
 		}
 		p->files = grown;
 		p->files_cap = cap;
 	}
-	snprintf(name, sizeof(name), "%s-%04d.csv.gz", p->file_stem, p->nfiles + 1);
+	snprintf(name, sizeof(name), "%s-%04d.csv%s", p->file_stem, p->nfiles + 1,
+			 compress_codec_suffix(p->codec));
 	keylen = strlen(p->key_prefix) + strlen(name) + 1;
 	f->key = malloc(keylen);
 	if (f->key)
@@ -360,12 +369,12 @@ finish_file(Pipeline *p, Slice *s)
 {
 	if (!acquire_part(p, s))
 		return false;
-	if (!gzip_stream_finish(&s->gz, &s->part) || s->part.oom)
+	if (!compress_stream_finish(&s->cs, &s->part) || s->part.oom)
 	{
-		fail(p, "gzip compression failed");
+		fail(p, "compression failed");
 		return false;
 	}
-	gzip_stream_close(&s->gz);
+	compress_stream_close(&s->cs);
 	return queue_part(p, s, true);
 }
 
@@ -390,18 +399,18 @@ static bool
 compress_chunk(Pipeline *p, ChunkJob *job)
 {
 	Slice	   *s = &p->slices[job->slice];
-	size_t		worst = gzip_stream_bound(&s->gz, job->data.len) + GZIP_FINISH_OVERHEAD;
+	size_t		worst = compress_stream_bound(&s->cs, job->data.len) + COMPRESS_FINISH_OVERHEAD;
 
-	if (s->gz.total_out > 0 && s->gz.total_out + worst > p->cfg.max_file_size)
+	if (s->cs.total_out > 0 && s->cs.total_out + worst > p->cfg.max_file_size)
 	{
 		if (!rotate_files(p))
 			return false;
 	}
 	if (!acquire_part(p, s))
 		return false;
-	if (!gzip_stream_write(&s->gz, job->data.data, job->data.len, &s->part) || s->part.oom)
+	if (!compress_stream_write(&s->cs, job->data.data, job->data.len, &s->part) || s->part.oom)
 	{
-		fail(p, "gzip compression failed");
+		fail(p, "compression failed");
 		return false;
 	}
 	s->file->raw_bytes += job->data.len;
@@ -499,7 +508,7 @@ ensure_upload_id(Pipeline *p, S3Client *client, UploadFile *f)
 	f->creating = true;
 	pthread_mutex_unlock(&p->mu);
 
-	ok = s3_multipart_create(client, f->key, "application/gzip", &upload_id, &err);
+	ok = s3_multipart_create(client, f->key, compress_codec_content_type(p->codec), &upload_id, &err);
 
 	pthread_mutex_lock(&p->mu);
 	f->creating = false;
@@ -522,7 +531,7 @@ upload_part(Pipeline *p, S3Client *client, UploadJob *job)
 	if (f->single_put)
 	{
 		if (!s3_put_object(client, f->key, job->data.data, job->data.len,
-						   "application/gzip", &err))
+						   compress_codec_content_type(p->codec), &err))
 		{
 			describe_failure(p, &err);
 			return false;
@@ -654,6 +663,7 @@ pipeline_start(const PipelineConfig *config, char *errbuf, size_t errlen)
 		return NULL;
 	}
 	p->cfg = *config;
+	p->codec = (CompressCodec) redtrack_compression;
 	p->key_prefix = strdup(config->key_prefix);
 	p->file_stem = strdup(config->file_stem);
 	p->slices = calloc(config->slices, sizeof(Slice));
@@ -881,7 +891,7 @@ pipeline_destroy(Pipeline *p)
 
 	for (int i = 0; p->slices && i < p->cfg.slices; i++)
 	{
-		gzip_stream_close(&p->slices[i].gz);
+		compress_stream_close(&p->slices[i].cs);
 		bytebuf_free(&p->slices[i].chunk);
 		bytebuf_free(&p->slices[i].part);
 	}

@@ -18,6 +18,7 @@
 
 #include "utils/guc.h"
 
+#include "compress_stream.h"
 #include "guc.h"
 
 char	   *redtrack_database = NULL;
@@ -41,6 +42,7 @@ int			redtrack_max_retries = 3;
 int			redtrack_history_cap = 1000;
 bool		redtrack_delete_s3_files_after_import = false;
 int			redtrack_watermark_margin = 2000;	/* ms */
+int			redtrack_compression = COMPRESS_ZSTD;
 int			redtrack_compression_level = 1;
 bool		redtrack_notify = true;
 
@@ -48,6 +50,17 @@ static const struct config_enum_entry dialect_options[] = {
 	{"redshift", REDTRACK_DIALECT_REDSHIFT, false},
 	{"postgres", REDTRACK_DIALECT_POSTGRES, false},
 	{"postgresql", REDTRACK_DIALECT_POSTGRES, true},
+	{NULL, 0, false}
+};
+
+/*
+ * The format of exported files.  A replication keeps the one it was
+ * exported with (in its files' names): changing this never breaks a retry.
+ */
+static const struct config_enum_entry compression_options[] = {
+	{"zstd", COMPRESS_ZSTD, false},
+	{"gzip", COMPRESS_GZIP, false},
+	{"none", COMPRESS_NONE, false},
 	{NULL, 0, false}
 };
 
@@ -70,6 +83,7 @@ const char *const redtrack_session_gucs[] = {
 	"redtrack.history_cap",
 	"redtrack.delete_s3_files_after_import",
 	"redtrack.watermark_margin",
+	"redtrack.compression",
 	"redtrack.compression_level",
 	"redtrack.notify",
 	NULL
@@ -275,9 +289,19 @@ redtrack_define_gucs(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomEnumVariable("redtrack.compression",
+							 "Compression of exported files: zstd, gzip or none.",
+							 "Files are named .csv.zst, .csv.gz or .csv; a replication is loaded with the format it was exported with.",
+							 &redtrack_compression,
+							 COMPRESS_ZSTD,
+							 compression_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomIntVariable("redtrack.compression_level",
-							"gzip compression level of exported files (1 fastest, 9 smallest).",
-							NULL,
+							"Compression level of exported files (1 fastest, 9 smallest).",
+							"The level of the codec redtrack.compression names (zstd or gzip).",
 							&redtrack_compression_level,
 							1, 1, 9,
 							PGC_SUSET,

@@ -42,6 +42,7 @@ extern int	redtrack_max_retries;
 extern int	redtrack_history_cap;
 extern bool redtrack_delete_s3_files_after_import;
 extern int	redtrack_watermark_margin;
+extern int	redtrack_compression;	/* CompressCodec (compress_stream.h) */
 extern int	redtrack_compression_level;
 extern bool redtrack_notify;
 

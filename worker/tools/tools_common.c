@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "compress_stream.h"
 #include "tools.h"
 
 ToolsFormat
@@ -151,28 +152,25 @@ tools_s3_key(S3Settings *s3, const char *location, bool prefix, const char *what
 }
 
 /*
- * The codecs, by file name, in one place: the export pipeline names its
- * files after its compression (today always gzip: .csv.gz), and COPY
- * needs the matching option.  Files named otherwise are read as plain
- * text.
+ * The codec of a file, from its name (compress_stream.c is the one place
+ * that knows the suffixes), as COPY's option: "GZIP", "ZSTD" or "" for
+ * files named otherwise, read as plain text.
  */
 const char *
 tools_codec_copy_option(const char *key)
 {
-	size_t		len = strlen(key);
+	CompressCodec codec;
 
-	if (len > 3 && strcmp(key + len - 3, ".gz") == 0)
-		return "GZIP";
-	if (len > 4 && strcmp(key + len - 4, ".zst") == 0)
-		return "ZSTD";
-	return "";
+	if (!compress_codec_of_key(key, &codec))
+		return "";
+	return compress_codec_copy_option(codec);
 }
 
+/* loader.c's load_send_s3_files decompresses every codec redtrack writes. */
 bool
 tools_codec_streamable(const char *copy_option)
 {
-	/* loader.c's load_send_s3_files decompresses gzip */
-	return strcmp(copy_option, "GZIP") == 0;
+	return true;
 }
 
 bool

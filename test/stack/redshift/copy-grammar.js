@@ -127,7 +127,7 @@ function parse(stmt) {
   };
 
   Object.assign(plan, {
-    auth: null, manifest: false, gzip: false, csv: false, json: null, quote: '"', delimiter: null, nullAs: Buffer.from('\\N'),
+    auth: null, manifest: false, gzip: false, zstd: false, csv: false, json: null, quote: '"', delimiter: null, nullAs: Buffer.from('\\N'),
     emptyAsNull: false, blanksAsNull: false, ignoreHeader: 0, dateFormat: 'default', timeFormat: 'default',
     acceptInvChars: null, truncateColumns: false, maxError: 0, maxErrorClamped: false, region: null, escape: false, explicitIds: false,
     fillRecord: false, ignoreBlankLines: false, trimBlanks: false, roundDec: false, noLoad: false,
@@ -159,6 +159,7 @@ function parse(stmt) {
       case 'credentials': once(word, at); credentials = str(); break;
       case 'manifest': once(word, at); plan.manifest = true; break;
       case 'gzip': once(word, at); plan.gzip = true; break;
+      case 'zstd': once(word, at); plan.zstd = true; break;
       case 'format':
         cur.acceptWord('as');
         if (!cur.isWord('csv') && !cur.isWord('json')) {
@@ -227,7 +228,7 @@ function parse(stmt) {
       case 'roundec': once(word, at); plan.roundDec = true; break;
       case 'noload': once(word, at); plan.noLoad = true; break;
       case 'avro': case 'parquet': case 'orc': case 'shapefile':
-      case 'bzip2': case 'lzop': case 'zstd': case 'encrypted': case 'master_symmetric_key':
+      case 'bzip2': case 'lzop': case 'encrypted': case 'master_symmetric_key':
       case 'acceptanydate': case 'ignoreallerrors': case 'jsonpaths':
         throw notSupported(`${word.toUpperCase()} is not emulated by the Redshift stand-in`);
       case 'ssh': case 'readratio':
@@ -247,6 +248,11 @@ function parse(stmt) {
       if (plan[flag]) throw invalidOption(`JSON is not compatible with ${name}`);
     }
   }
+
+  // One compression per COPY: the files are in one format
+  // [copy-parameters-file-compression]; two would be a contradiction.
+  if (plan.gzip && plan.zstd) throw invalidOption('GZIP and ZSTD cannot be used together');
+
   // CSV can't be used with FIXEDWIDTH, REMOVEQUOTES, or ESCAPE [copy-parameters-data-format].
   if (plan.csv) {
     for (const [flag, name] of [['escape', 'ESCAPE'], ['removeQuotes', 'REMOVEQUOTES'], ['fixedWidth', 'FIXEDWIDTH']]) {

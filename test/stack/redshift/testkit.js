@@ -111,6 +111,10 @@ async function deletePrefix(prefix) {
 
 const gzip = (data) => zlib.gzipSync(Buffer.from(data));
 
+// Node has no zstd compressor (fzstd only decodes): the zstd CLI
+// (scripts/deps.sh installs it) writes real compressed frames.
+const zstd = (data) => require('node:child_process').execFileSync('zstd', ['-q', '-c', '-1'], { input: Buffer.from(data) });
+
 function manifest(urls) {
   return JSON.stringify({ entries: urls.map((u) => (typeof u === 'string' ? { url: u, mandatory: true } : u)) });
 }
@@ -160,6 +164,6 @@ const auth = {
 };
 
 module.exports = {
-  config, unique, redshift, warehouse, psql, psqlProcess, putObject, deletePrefix, gzip, manifest,
+  config, unique, redshift, warehouse, psql, psqlProcess, putObject, deletePrefix, gzip, zstd, manifest,
   admin, refuses, failure, sleep, auth,
 };
