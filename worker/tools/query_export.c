@@ -540,29 +540,15 @@ check_destination(S3Client *client, S3Settings *s3, const char *prefix, const ch
 				 errhint("Name another manifest, or delete that one.")));
 }
 
-void
-tools_export_query(const char *query, const char *destination, ToolsFormat format,
-				   const char *manifest, ExportQueryResult *result)
+/*
+ * Where the manifest goes: the given name (a URL, or a key inside the
+ * destination), or manifest.json in the destination.
+ */
+static char *
+manifest_key_for(S3Settings *s3, const char *prefix, const char *manifest)
 {
-	S3Settings *s3 = redtrack_s3_settings();
-	char	   *prefix = tools_s3_key(s3, destination, true, "destination");
 	char	   *manifest_key;
-	S3Client   *client;
-	uint32		unique;
-	char	   *stem;
-	char	   *own;
-	SPIPlanPtr	plan;
-	TupleDesc	desc;
-	QueryDest	dest;
-	SPIExecuteOptions options;
-	MemoryContext caller = CurrentMemoryContext;
-	bool		save_read_only = XactReadOnly;
-	size_t		max_file = (size_t) redtrack_max_file_size * 1024;
-	int			rc;
-	int			ncolumns = 0;
 
-	tools_require_prefix(s3);
-	tools_refuse_own_prefix(s3, prefix, "destination", destination, false);
 	if (manifest == NULL)
 		manifest_key = psprintf("%smanifest.json", prefix);
 	else if (strncmp(manifest, "s3://", 5) == 0)
@@ -580,6 +566,98 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 				 errmsg("manifest \"%s\" inside the destination must be named *manifest or *manifest.json",
 						manifest ? manifest : manifest_key),
 				 errdetail("A load of the destination prefix takes every other file there for data.")));
+	return manifest_key;
+}
+
+/*
+ * The receiver of the query's rows: its columns as the warehouse names
+ * and types them, and the pipeline its parts go through.
+ */
+static void
+init_query_dest(QueryDest *d, TupleDesc desc, ToolsFormat format, S3Settings *s3,
+				const char *prefix, const char *stem, MemoryContext caller)
+{
+	size_t		max_file = (size_t) redtrack_max_file_size * 1024;
+	int			ncolumns = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->pub.receiveSlot = query_receive;
+	d->pub.rStartup = query_startup;
+	d->pub.rShutdown = query_shutdown;
+	d->pub.rDestroy = query_destroy;
+	d->pub.mydest = DestNone;
+	d->format = format;
+	d->postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	d->columns = palloc0(sizeof(ColumnMap *) * Max(desc->natts, 1));
+	d->json_keys = palloc0(sizeof(char *) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		StringInfoData key;
+
+		if (att->attisdropped)
+			continue;
+		for (int j = 0; j < ncolumns; j++)
+		{
+			/* the warehouse folds names to lower case */
+			if (pg_strcasecmp(d->columns[j]->source_name, NameStr(att->attname)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("the query returns two columns named \"%s\"", NameStr(att->attname)),
+						 errdetail("Loading matches columns by name, and the warehouse folds names to lower case."),
+						 errhint("Give every column its own alias (AS name).")));
+		}
+		d->columns[ncolumns] = redtrack_map_column(NameStr(att->attname), att->atttypid,
+													 att->atttypmod, false, d->postgres_dialect);
+		initStringInfo(&key);
+		escape_json(&key, NameStr(att->attname));
+		appendStringInfoChar(&key, ':');
+		d->json_keys[ncolumns] = key.data;
+		ncolumns++;
+	}
+	if (ncolumns == 0)
+		refuse_write("the statement returns no columns");
+	d->ncolumns = ncolumns;
+	/* A JSON object is measured whole by COPY (4 MB); the encoder sees one value. */
+	d->counters.no_record_limit = (format == TOOLS_JSON);
+	d->row_context = AllocSetContextCreate(caller, "redtrack export_query row",
+											 ALLOCSET_DEFAULT_SIZES);
+
+	redtrack_s3_config(s3, &d->config.s3);
+	d->config.key_prefix = prefix;
+	d->config.file_stem = stem;
+	d->config.slices = redtrack_slices;
+	d->config.max_file_size = max_file;
+	d->config.part_size = PART_SIZE;
+	d->config.chunk_size = Min(MAX_CHUNK_SIZE, Max(max_file / 8, 4096));
+	d->config.compression_level = redtrack_compression_level;
+	d->config.uploaders = Min(Max(redtrack_slices, 2), MAX_UPLOAD_THREADS);
+	d->config.wait_check = backend_interrupted;
+
+}
+
+void
+tools_export_query(const char *query, const char *destination, ToolsFormat format,
+				   const char *manifest, ExportQueryResult *result)
+{
+	S3Settings *s3 = redtrack_s3_settings();
+	char	   *prefix = tools_s3_key(s3, destination, true, "destination");
+	char	   *volatile manifest_key;
+	S3Client   *client;
+	uint32		unique;
+	char	   *stem;
+	char	   *own;
+	SPIPlanPtr	plan;
+	TupleDesc	desc;
+	QueryDest	dest;
+	SPIExecuteOptions options;
+	MemoryContext caller = CurrentMemoryContext;
+	bool		save_read_only = XactReadOnly;
+	int			rc;
+
+	tools_require_prefix(s3);
+	tools_refuse_own_prefix(s3, prefix, "destination", destination, false);
+	manifest_key = manifest_key_for(s3, prefix, manifest);
 
 	/*
 	 * An empty destination: parts of an earlier export left there would
@@ -611,59 +689,7 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 	desc = read_only_statement(plan);
 	MemoryContextSwitchTo(caller);
 
-	memset(&dest, 0, sizeof(dest));
-	dest.pub.receiveSlot = query_receive;
-	dest.pub.rStartup = query_startup;
-	dest.pub.rShutdown = query_shutdown;
-	dest.pub.rDestroy = query_destroy;
-	dest.pub.mydest = DestNone;
-	dest.format = format;
-	dest.postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
-	dest.columns = palloc0(sizeof(ColumnMap *) * Max(desc->natts, 1));
-	dest.json_keys = palloc0(sizeof(char *) * Max(desc->natts, 1));
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		StringInfoData key;
-
-		if (att->attisdropped)
-			continue;
-		for (int j = 0; j < ncolumns; j++)
-		{
-			/* the warehouse folds names to lower case */
-			if (pg_strcasecmp(dest.columns[j]->source_name, NameStr(att->attname)) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_COLUMN),
-						 errmsg("the query returns two columns named \"%s\"", NameStr(att->attname)),
-						 errdetail("Loading matches columns by name, and the warehouse folds names to lower case."),
-						 errhint("Give every column its own alias (AS name).")));
-		}
-		dest.columns[ncolumns] = redtrack_map_column(NameStr(att->attname), att->atttypid,
-													 att->atttypmod, false, dest.postgres_dialect);
-		initStringInfo(&key);
-		escape_json(&key, NameStr(att->attname));
-		appendStringInfoChar(&key, ':');
-		dest.json_keys[ncolumns] = key.data;
-		ncolumns++;
-	}
-	if (ncolumns == 0)
-		refuse_write("the statement returns no columns");
-	dest.ncolumns = ncolumns;
-	/* A JSON object is measured whole by COPY (4 MB); the encoder sees one value. */
-	dest.counters.no_record_limit = (format == TOOLS_JSON);
-	dest.row_context = AllocSetContextCreate(caller, "redtrack export_query row",
-											 ALLOCSET_DEFAULT_SIZES);
-
-	redtrack_s3_config(s3, &dest.config.s3);
-	dest.config.key_prefix = prefix;
-	dest.config.file_stem = stem;
-	dest.config.slices = redtrack_slices;
-	dest.config.max_file_size = max_file;
-	dest.config.part_size = PART_SIZE;
-	dest.config.chunk_size = Min(MAX_CHUNK_SIZE, Max(max_file / 8, 4096));
-	dest.config.compression_level = redtrack_compression_level;
-	dest.config.uploaders = Min(Max(redtrack_slices, 2), MAX_UPLOAD_THREADS);
-	dest.config.wait_check = backend_interrupted;
+	init_query_dest(&dest, desc, format, s3, prefix, stem, caller);
 
 	PG_TRY();
 	{
