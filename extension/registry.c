@@ -46,6 +46,7 @@
 #include "parser/scansup.h"
 #include "utils/timestamp.h"
 
+#include "cdc.h"				/* cdc (issue 13) */
 #include "delete_tracking.h"
 #include "ownership.h"
 #include "registry.h"
@@ -71,6 +72,8 @@ redtrack_strategy_name(ReplicationStrategy strategy)
 			return "full";
 		case STRATEGY_QUEUE:
 			return "queue";
+		case STRATEGY_CDC:		/* cdc (issue 13) */
+			return "cdc";
 	}
 	return "unknown";
 }
@@ -91,12 +94,15 @@ parse_strategy(const char *name, bool allow_queue)
 		return STRATEGY_IDENTITY;
 	if (strcmp(name, "full") == 0)
 		return STRATEGY_FULL;
+	if (strcmp(name, "cdc") == 0)	/* cdc (issue 13) */
+		return STRATEGY_CDC;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown replication strategy \"%s\"", name),
 			 errhint("The strategy is one of \"timed\" (merge changed rows by key), "
-					 "\"identity\" (append rows with a growing key) or "
-					 "\"full\" (replace the whole table).")));
+					 "\"identity\" (append rows with a growing key), "
+					 "\"full\" (replace the whole table) or "
+					 "\"cdc\" (changes read from the WAL).")));
 	pg_unreachable();
 }
 
@@ -717,8 +723,13 @@ rrr_register(PG_FUNCTION_ARGS)
 	check_table_privileges(relid, GetUserId(), track_deletes);
 
 	/* Replication field. */
-	if (strategy == STRATEGY_FULL)
+	if (strategy == STRATEGY_FULL || strategy == STRATEGY_CDC)	/* cdc: issue 13 */
 	{
+		if (!PG_ARGISNULL(3) && strategy == STRATEGY_CDC)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("strategy \"cdc\" takes no replication field"),
+					 errdetail("Every change is read from the write-ahead log.")));
 		if (!PG_ARGISNULL(3))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -817,6 +828,9 @@ rrr_register(PG_FUNCTION_ARGS)
 				 errhint("Add a primary key, or pass key_columns => ARRAY['col'].")));
 	if (keys == NIL && strategy == STRATEGY_IDENTITY)
 		keys = list_make1(field);
+	/* cdc (issue 13): wal_level, a key the WAL carries, no trigger. */
+	if (strategy == STRATEGY_CDC)
+		cdc_check_registration(relid, keys, track_deletes);
 
 	/* Schedule and Redshift table options. */
 	if (!PG_ARGISNULL(6))
@@ -1001,6 +1015,10 @@ rrr_unregister(PG_FUNCTION_ARGS)
 							   1, &argtype, &arg, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+
+	/* cdc (issue 13): the last cdc table takes the slot with it. */
+	if (registration && registration->strategy == STRATEGY_CDC)
+		cdc_drop_slot_if_unused();
 
 	redtrack_leave_owner_scope(&scope);
 	SPI_finish();

@@ -23,6 +23,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "cdc.h"				/* cdc (issue 13) */
 #include "engine.h"
 #include "events.h"
 #include "export.h"
@@ -375,6 +376,22 @@ engine_run_table(Oid relid, EngineMode mode, bool wait_for_lock, TableOutcome *o
 	engine_begin_transaction(cxt);
 	r = redtrack_load_replicable(relid, true);
 	engine_commit_transaction(cxt);
+	/*
+	 * cdc (issue 13): a cdc table's changes run for the whole database
+	 * (worker/cdc/cdc_run.c); its initial snapshot comes back here as a
+	 * full replication.
+	 */
+	if (r != NULL && r->strategy == STRATEGY_CDC)
+	{
+		if (!cdc_taking_snapshot())
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			cdc_run_database(relid, wait_for_lock, outcome);
+			return;
+		}
+		r->strategy = STRATEGY_FULL;
+	}
 	if (r == NULL)
 	{
 		outcome->not_registered = true;

@@ -967,3 +967,13 @@ export_replication(Replicable *r, Replication *rep, S3Settings *s3, RedshiftConn
 		destroy_pipeline(&run.deletes);
 	}
 }
+
+/*
+ * cdc (issue 13): the manifest of a pipeline's files, as the export writes
+ * it (worker/cdc/cdc_run.c uploads its changes through the same pipeline).
+ */
+void
+export_put_manifest(S3Settings *s3, const char *key, Pipeline *p)
+{
+	put_manifest(redtrack_s3_open(s3), s3, key, p);
+}

@@ -718,6 +718,7 @@ merge_stage(Load *load)
 			break;
 		case STRATEGY_FULL:
 		case STRATEGY_QUEUE:
+		case STRATEGY_CDC:		/* cdc (issue 13): its snapshot loads as full */
 			/* full: the target was emptied; queue: events only append */
 			exec(load, psprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s", load->target,
 								load->column_list, load->column_list, source,
@@ -1015,4 +1016,76 @@ load_analyze(Replicable *r)
 	redshift_exec(conn, sql, 0, NULL, NULL);
 	redshift_disconnect(conn);
 	return sql;
+}
+
+/* ----------------------------------------------------------------
+ * cdc (issue 13): the pieces a load of several tables in one
+ * transaction uses (worker/cdc/cdc_run.c), from the code above.
+ * ----------------------------------------------------------------
+ */
+
+char *
+load_loads_table(void)
+{
+	return loads_table();
+}
+
+void
+load_ensure_loads_table(RedshiftConn *conn)
+{
+	Load		load;
+
+	memset(&load, 0, sizeof(load));
+	load.conn = conn;
+	ensure_loads_table(&load);
+}
+
+int64
+load_copy_files(RedshiftConn *conn, S3Settings *s3, const char *s3_key, const char *target,
+				const char *stage, const char *columns, const char *manifest_key)
+{
+	Load		load;
+	Replication rep;
+
+	memset(&load, 0, sizeof(load));
+	memset(&rep, 0, sizeof(rep));
+	rep.s3_key = (char *) s3_key;
+	load.rep = &rep;
+	load.s3 = s3;
+	load.conn = conn;
+	load.target = (char *) target;
+	load.postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	return copy_manifest(&load, stage, columns, manifest_key);
+}
+
+List *
+load_varchar_keys(TargetTable *target, List *keys)
+{
+	return varchar_keys(target, keys);
+}
+
+char *
+load_key_join(List *varchar_key_list, List *keys, const char *left, const char *right)
+{
+	Load		load;
+
+	memset(&load, 0, sizeof(load));
+	load.varchar_keys = varchar_key_list;
+	return key_join(&load, keys, left, right);
+}
+
+char *
+load_key_partition(List *varchar_key_list, List *keys)
+{
+	Load		load;
+
+	memset(&load, 0, sizeof(load));
+	load.varchar_keys = varchar_key_list;
+	return key_partition(&load, keys);
+}
+
+char *
+load_name_list(List *names, const char *qualifier)
+{
+	return name_list(names, qualifier);
 }

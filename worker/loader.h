@@ -39,4 +39,21 @@ extern char *load_marker_identity(Replicable *r);
 extern char *load_vacuum(Replicable *r, const char *options);
 extern char *load_analyze(Replicable *r);
 
+/*
+ * cdc (issue 13): the loader's pieces for a load of several tables in one
+ * transaction (worker/cdc/cdc_run.c).  COPY of a manifest's files into a
+ * stage (S3 COPY, or COPY FROM STDIN on a PostgreSQL warehouse); key
+ * predicates exact for VARCHAR keys; the bookkeeping table.
+ */
+#include "target.h"
+extern char *load_loads_table(void);
+extern void load_ensure_loads_table(RedshiftConn *conn);
+extern int64 load_copy_files(RedshiftConn *conn, S3Settings *s3, const char *s3_key,
+							 const char *target, const char *stage, const char *columns,
+							 const char *manifest_key);
+extern List *load_varchar_keys(TargetTable *target, List *keys);
+extern char *load_key_join(List *varchar_keys, List *keys, const char *left, const char *right);
+extern char *load_key_partition(List *varchar_keys, List *keys);
+extern char *load_name_list(List *names, const char *qualifier);
+
 #endif							/* REDTRACK_LOADER_H */
