@@ -205,8 +205,9 @@ cdc_drop_slot_if_unused(void)
 {
 	int			rc;
 
+	/* Not read-only: it must see the caller's DELETE of the registration. */
 	rc = SPI_execute("SELECT 1 FROM redtrack.replicables WHERE strategy OPERATOR(pg_catalog.=) 'cdc'",
-					 true, 1);
+					 false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed > 0)

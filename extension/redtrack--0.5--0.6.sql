@@ -24,6 +24,10 @@ CREATE TABLE redtrack.cdc_state (
 	slot_name name PRIMARY KEY,
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	created_lsn pg_lsn,
+	-- where redtrack last advanced the slot: a crash can take back an
+	-- advance not yet written to disk by a checkpoint, and the next run
+	-- moves the slot here again
+	advanced_to pg_lsn,
 	last_run_at timestamptz,
 	-- the last LSN range loaded (the load marker's window)
 	last_loaded_from pg_lsn,

@@ -15,7 +15,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 
 my $dialect = $ENV{REDTRACK_TEST_DIALECT} // 'redshift';
-my $node = new_source('cdc', dialect => $dialect);
+my $node = new_source('cdc', dialect => $dialect, conf => "restart_after_crash = on\n");
 my $schema = target_schema();
 clear_faults();
 
@@ -104,5 +104,90 @@ same('users', $cols, 'TRUNCATE emptied the target, later rows arrived');
 sql(q{ALTER TABLE users ADD COLUMN plan text; INSERT INTO users (id, name, plan) VALUES (3, 'with plan', 'gold');});
 is(replicate('users'), 'imported|', 'a run after ADD COLUMN');
 same('users', 'id, name, plan', 'the added column arrived');
+
+
+# ---------------------------------------------------------------------------
+# Crashes
+# ---------------------------------------------------------------------------
+my $loads = "${schema}_loads.redtrack_loads";
+
+sub crash_run
+{
+	my ($fault, $what) = @_;
+	sql("ALTER SYSTEM SET redtrack.cdc_fault = '$fault'; SELECT pg_reload_conf();");
+	my ($rc, $out, $err) = $node->psql('postgres', "SELECT state FROM rrr_replicate('users')");
+	like($err, qr/terminat|crash|lost|exited/i, "$what: the run's process died");
+	ok(wait_until(sub { server_accepts($node) }, 60, 'the server after the crash'), "$what: the server is back");
+	sql("ALTER SYSTEM RESET redtrack.cdc_fault; SELECT pg_reload_conf();");
+}
+
+# Killed between the warehouse's COMMIT and the slot's advance.
+sql(q{UPDATE users SET score = score + 1 WHERE id <= 3; INSERT INTO users (id, name) VALUES (20001, 'crash 1');});
+my $confirmed = sql("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'");
+crash_run('kill_after_commit', 'kill -9 after COMMIT');
+is(warehouse_sql("SELECT count(*) FROM $loads WHERE strategy = 'cdc' AND window_first = '$confirmed'"), 1,
+	'the load committed before the crash');
+my $log_offset = -s $node->logfile;
+is(replicate('users'), 'imported|', 'the run after the crash');
+ok($node->log_contains('were already loaded; advancing the slot', $log_offset),
+	'it found the load marker and only advanced the slot');
+is(warehouse_sql("SELECT count(*) FROM $loads WHERE strategy = 'cdc' AND window_first = '$confirmed'"), 1,
+	'the range was not loaded twice');
+same('users', $cols, 'after a crash between COMMIT and advance');
+
+# Killed while decoding (after 50 changes of a 300-row transaction).
+sql(q{INSERT INTO users (id, name, score) SELECT g, 'batch ' || g, g FROM generate_series(40001, 40300) g;
+	UPDATE users SET name = name || ' (decoded twice)';});
+crash_run('kill_while_decoding', 'kill -9 while decoding');
+is(replicate('users'), 'imported|', 'the run after a crash while decoding');
+same('users', $cols, 'after a crash while decoding');
+
+# ---------------------------------------------------------------------------
+# A slot dropped by hand: a fresh snapshot, and the run says so
+# ---------------------------------------------------------------------------
+sql("SELECT pg_drop_replication_slot('$slot')");
+sql(q{DELETE FROM users WHERE id % 3 = 0; UPDATE users SET score = 42 WHERE id % 3 = 1;});
+is(replicate('users'), 'imported|', 'the run after the slot was dropped');
+like(sql("SELECT note FROM redtrack.cdc_status"), qr/was dropped; took a fresh snapshot of 1 cdc table/,
+	'redtrack.cdc_status says the slot was dropped and a fresh snapshot taken');
+same('users', $cols, 'the fresh snapshot replaced the target');
+sql(q{INSERT INTO users (id, name) VALUES (30001, 'after the new slot');});
+is(replicate('users'), 'imported|', 'changes flow again');
+same('users', $cols, 'after the new slot');
+
+# ---------------------------------------------------------------------------
+# Status, WAL retention, a quiet database
+# ---------------------------------------------------------------------------
+my $before = sql("SELECT confirmed_lsn FROM redtrack.cdc_status");
+sql(q{CREATE TABLE other (id int PRIMARY KEY); INSERT INTO other SELECT generate_series(1, 1000);});
+is(replicate('users'), 'imported|', 'a run when only an unregistered table changed');
+ok(sql("SELECT confirmed_lsn > '$before' FROM redtrack.cdc_status") eq 't', 'the slot advanced anyway');
+like(sql("SELECT slot_name || '|' || wal_status || '|' || (retained_wal_bytes >= 0)::int FROM redtrack.cdc_status"),
+	qr/^\Q$slot\E\|(reserved|extended)\|1$/, 'redtrack.cdc_status shows the slot, its wal_status and retained WAL');
+
+# ---------------------------------------------------------------------------
+# The slot goes with the last cdc table, and with the extension
+# ---------------------------------------------------------------------------
+sql(q{SELECT rrr_unregister('users')});
+is(sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'"), 0,
+	'unregistering the last cdc table dropped the slot');
+sql(qq{SELECT rrr_register('users', 'cdc', target_table => '$schema.users')});
+is(replicate('users'), 'imported|', 'registered again');
+same('users', $cols, 'a new snapshot after registering again');
+is(sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'"), 1, 'a new slot');
+sql('DROP EXTENSION redtrack');
+is(sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'"), 0,
+	'DROP EXTENSION dropped the slot');
+
+# ---------------------------------------------------------------------------
+# wal_level = replica refuses cdc
+# ---------------------------------------------------------------------------
+my $replica = new_source('replica', dialect => $dialect, conf => "wal_level = replica\n");
+$replica->safe_psql('postgres', 'CREATE TABLE t (id int PRIMARY KEY)');
+my ($rc, $out, $err) = $replica->psql('postgres', "SELECT rrr_register('t', 'cdc')",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/55000: strategy "cdc" needs wal_level = logical/, 'wal_level = replica: refused with SQLSTATE 55000');
+like($err, qr/HINT:  Set wal_level = logical/, 'the hint names the setting');
+$replica->stop;
 
 done_testing();

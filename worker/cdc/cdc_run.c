@@ -77,6 +77,9 @@
 
 static bool snapshot_in_progress = false;
 
+struct Run;
+static void advance_slot(struct Run *run, XLogRecPtr to);
+
 bool
 cdc_taking_snapshot(void)
 {
@@ -283,7 +286,14 @@ typedef struct SlotInfo
 	bool		lost;
 	bool		known;			/* redtrack.cdc_state has it */
 	XLogRecPtr	confirmed;
+	XLogRecPtr	advanced_to;	/* by redtrack, as cdc_state recorded it */
 } SlotInfo;
+
+static XLogRecPtr
+parse_lsn(const char *text)
+{
+	return text ? DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text))) : InvalidXLogRecPtr;
+}
 
 static void
 read_slot(Run *run, SlotInfo *info)
@@ -304,10 +314,12 @@ read_slot(Run *run, SlotInfo *info)
 
 		info->exists = true;
 		info->lost = (status && strcmp(status, "lost") == 0) || lsn == NULL;
-		if (lsn)
-			info->confirmed = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(lsn)));
+		info->confirmed = parse_lsn(lsn);
 	}
-	info->known = spi_run("SELECT 1 FROM redtrack.cdc_state WHERE slot_name = $1", &args, true) == 1;
+	info->known = spi_run("SELECT advanced_to::text FROM redtrack.cdc_state WHERE slot_name = $1",
+						  &args, true) == 1;
+	if (info->known)
+		info->advanced_to = parse_lsn(spi_get_text(run->cxt, 0, 1));
 	SPI_finish();
 	engine_commit_transaction(run->cxt);
 }
@@ -342,6 +354,14 @@ ensure_slot(Run *run)
 	if (info.exists && !info.lost && info.known)
 	{
 		run->confirmed = info.confirmed;
+
+		/*
+		 * An advance only reaches the disk with the next checkpoint: after a
+		 * crash the slot can be back where an earlier run found it, although
+		 * what lies between was loaded (or held nothing to load).
+		 */
+		if (info.advanced_to > run->confirmed)
+			advance_slot(run, info.advanced_to);
 		return;
 	}
 	if (info.exists)
@@ -374,7 +394,7 @@ ensure_slot(Run *run)
 				"SELECT slot_name, confirmed_flush_lsn, $2 FROM pg_catalog.pg_replication_slots "
 				"WHERE slot_name = $1 "
 				"ON CONFLICT (slot_name) DO UPDATE SET created_at = pg_catalog.now(), "
-				"created_lsn = excluded.created_lsn, note = $2", &args, false);
+				"created_lsn = excluded.created_lsn, advanced_to = NULL, note = $2", &args, false);
 		SPI_finish();
 		engine_commit_transaction(run->cxt);
 	}
@@ -394,6 +414,8 @@ advance_slot(Run *run, XLogRecPtr to)
 	if (to <= run->confirmed)
 		return;
 	slot_sql(run, "SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_catalog.pg_lsn)",
+			 lsn_text(to));
+	slot_sql(run, "UPDATE redtrack.cdc_state SET advanced_to = $2::pg_catalog.pg_lsn WHERE slot_name = $1",
 			 lsn_text(to));
 	run->confirmed = to;
 }
@@ -1076,11 +1098,12 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 	/* A committed load whose advance was lost: only advance. */
 	run->conn = redshift_connect();
 	load_ensure_loads_table(run->conn);
-	done_to = committed_load_end(run, run->confirmed);
-	if (done_to)
+	while ((done_to = committed_load_end(run, run->confirmed)) != NULL)
 	{
-		XLogRecPtr	to = DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(done_to)));
+		XLogRecPtr	to = parse_lsn(done_to);
 
+		if (to <= run->confirmed)
+			break;
 		ereport(LOG,
 				(errmsg("redtrack: changes of slot \"%s\" from %s to %s were already loaded; advancing the slot",
 						run->slot, lsn_text(run->confirmed), done_to)));
