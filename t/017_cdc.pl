@@ -106,6 +106,28 @@ is(replicate('users'), 'imported|', 'a run after ADD COLUMN');
 same('users', 'id, name, plan', 'the added column arrived');
 
 
+# A dropped column stops that table with an error; the other cdc tables go
+# on, and once the target is fixed a fresh snapshot replaces its rows.
+sql(qq{
+CREATE TABLE orders (id int PRIMARY KEY, total int, note text);
+INSERT INTO orders SELECT g, g * 10, 'n' || g FROM generate_series(1, 100) g;
+SELECT rrr_register('orders', 'cdc', target_table => '$schema.orders');
+});
+is(replicate('orders'), 'imported|', 'a second cdc table');
+sql(q{ALTER TABLE orders DROP COLUMN note; UPDATE orders SET total = 0 WHERE id <= 10;
+	INSERT INTO users (id, name) VALUES (50001, 'users go on');});
+like(replicate('orders'), qr/^failed\|column 3 was dropped since its snapshot/, 'a dropped column stops the table');
+like(sql("SELECT error FROM redtrack.cdc_tables WHERE source = 'orders'::regclass"), qr/dropped|no source column/,
+	'redtrack.cdc_tables says why');
+same('users', $cols, 'the other table went on');
+warehouse_sql("ALTER TABLE $schema.orders DROP COLUMN note");
+is(replicate('orders'), 'imported|', 'the target fixed: a fresh snapshot');
+same('orders', 'id, total', 'the snapshot after the dropped column');
+sql(q{UPDATE orders SET total = 1 WHERE id <= 5});
+is(replicate('orders'), 'imported|', 'changes flow again');
+same('orders', 'id, total', 'changes after the fresh snapshot');
+sql(q{SELECT rrr_unregister('orders')});
+
 # ---------------------------------------------------------------------------
 # Crashes
 # ---------------------------------------------------------------------------

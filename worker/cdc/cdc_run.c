@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -56,6 +57,7 @@
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "cdc.h"
@@ -198,10 +200,17 @@ changed_column(Oid relid, const char *stored, const char *current)
 		if (strstr(haystack, probe) == NULL)
 		{
 			AttrNumber	attnum = (AttrNumber) atoi(tok);
-			char	   *name = get_attname(relid, attnum, true);
+			HeapTuple	tuple = SearchSysCacheAttNum(relid, attnum);
+			char	   *result;
 
-			return name ? psprintf("column \"%s\" changed type", name)
-				: psprintf("column %d was dropped", (int) attnum);
+			if (!HeapTupleIsValid(tuple))
+				return psprintf("column %d was dropped", (int) attnum);
+			result = ((Form_pg_attribute) GETSTRUCT(tuple))->attisdropped
+				? psprintf("column %d was dropped", (int) attnum)
+				: psprintf("column \"%s\" changed type",
+						   NameStr(((Form_pg_attribute) GETSTRUCT(tuple))->attname));
+			ReleaseSysCache(tuple);
+			return result;
 		}
 	}
 	return NULL;
@@ -571,8 +580,7 @@ prepare_table(Run *run, RunTable *t)
 	}
 	if (changed)
 	{
-		table_failed(run, t, psprintf("%s since its snapshot; its changes cannot be loaded into the target "
-									  "(unregister and register the table again to start over)", changed),
+		table_failed(run, t, psprintf("%s since its snapshot: its changes cannot be loaded into the target", changed),
 					 true);
 		return;
 	}
@@ -1130,6 +1138,8 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 	 * The slot advances to it even when nothing captured changed.
 	 */
 	from = run->confirmed;
+	/* What committed asynchronously is visible already: take it along. */
+	state_flush_wal();
 	run->upto = flushed_lsn();
 	if (run->upto > run->confirmed)
 	{
