@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "replication/slot.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/varlena.h"
 #include "utils/guc.h"
@@ -187,21 +188,36 @@ cdc_check_registration(Oid relid, List *keys, bool track_deletes)
  * ----------------------------------------------------------------
  */
 
-/* Drop this database's slot if it exists (waits while a run holds it). */
+/*
+ * Drop this database's slot if it exists.  With wait, while a run holds it;
+ * without, a slot in use is left for the worker, whose next run finds no
+ * cdc table and drops it.
+ */
 static void
-drop_slot(void)
+drop_slot(bool wait)
 {
 	char	   *name = cdc_slot_name();
+	ReplicationSlot *slot = SearchNamedReplicationSlot(name, true);
 
-	if (SearchNamedReplicationSlot(name, true) == NULL)
+	if (slot == NULL)
 		return;
-	ReplicationSlotDrop(name, false);
+	if (!wait)
+	{
+		int			active_pid;
+
+		SpinLockAcquire(&slot->mutex);
+		active_pid = slot->active_pid;
+		SpinLockRelease(&slot->mutex);
+		if (active_pid != 0)
+			return;
+	}
+	ReplicationSlotDrop(name, !wait);
 	ereport(NOTICE,
 			(errmsg("dropped replication slot \"%s\"", name)));
 }
 
 void
-cdc_drop_slot_if_unused(void)
+cdc_drop_slot_if_unused(bool wait)
 {
 	int			rc;
 
@@ -215,7 +231,7 @@ cdc_drop_slot_if_unused(void)
 	rc = SPI_execute("DELETE FROM redtrack.cdc_state", false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-	drop_slot();
+	drop_slot(wait);
 }
 
 PG_FUNCTION_INFO_V1(redtrack_cdc_on_drop_extension);
@@ -244,7 +260,33 @@ redtrack_cdc_on_drop_extension(PG_FUNCTION_ARGS)
 		Node	   *object = lfirst(lc);
 
 		if (IsA(object, String) && strcmp(strVal(object), "redtrack") == 0)
-			drop_slot();
+			drop_slot(true);
 	}
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(redtrack_cdc_on_sql_drop);
+
+/*
+ * sql_drop event trigger, after redtrack_sql_drop removed the registrations
+ * of dropped tables: the last cdc table dropped takes the slot with it.
+ * Never waits: a table's DROP must not queue behind a run.
+ */
+Datum
+redtrack_cdc_on_sql_drop(PG_FUNCTION_ARGS)
+{
+	int			rc;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "redtrack_cdc_on_sql_drop: not fired by an event trigger");
+	if (SearchNamedReplicationSlot(cdc_slot_name(), true) == NULL)
+		PG_RETURN_VOID();
+	SPI_connect();
+	rc = SPI_execute("SELECT 1 FROM redtrack.cdc_state", false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		cdc_drop_slot_if_unused(false);
+	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -70,6 +70,13 @@ SELECT s.slot_name,
 
 GRANT SELECT ON redtrack.cdc_state, redtrack.cdc_tables, redtrack.cdc_status TO redtrack_admin;
 
+-- The last cdc table dropped takes the slot with it (after redtrack_sql_drop,
+-- which removes the registrations: event triggers fire in name order).
+CREATE FUNCTION redtrack.cdc_on_sql_drop() RETURNS event_trigger
+	LANGUAGE C SECURITY DEFINER AS 'MODULE_PATHNAME', 'redtrack_cdc_on_sql_drop';
+CREATE EVENT TRIGGER redtrack_sql_drop_cdc ON sql_drop
+	EXECUTE FUNCTION redtrack.cdc_on_sql_drop();
+
 -- DROP EXTENSION drops the slot first (it would keep WAL forever).
 CREATE FUNCTION redtrack.cdc_on_drop_extension() RETURNS event_trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'redtrack_cdc_on_drop_extension';

@@ -1018,7 +1018,7 @@ rrr_unregister(PG_FUNCTION_ARGS)
 
 	/* cdc (issue 13): the last cdc table takes the slot with it. */
 	if (registration && registration->strategy == STRATEGY_CDC)
-		cdc_drop_slot_if_unused();
+		cdc_drop_slot_if_unused(true);
 
 	redtrack_leave_owner_scope(&scope);
 	SPI_finish();

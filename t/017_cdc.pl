@@ -197,6 +197,12 @@ sql(qq{SELECT rrr_register('users', 'cdc', target_table => '$schema.users')});
 is(replicate('users'), 'imported|', 'registered again');
 same('users', $cols, 'a new snapshot after registering again');
 is(sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'"), 1, 'a new slot');
+sql('DROP TABLE users');
+is(sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'"), 0,
+	'dropping the last cdc table dropped the slot');
+sql(qq{CREATE TABLE last_one (id int PRIMARY KEY); SELECT rrr_register('last_one', 'cdc', target_table => '$schema.last_one');});
+is(replicate('last_one'), 'imported|', 'one more cdc table');
+is(sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'"), 1, 'its slot');
 sql('DROP EXTENSION redtrack');
 is(sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'"), 0,
 	'DROP EXTENSION dropped the slot');

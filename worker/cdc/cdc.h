@@ -93,8 +93,11 @@ extern void cdc_run_database(Oid relid, bool wait_for_lock, TableOutcome *outcom
  */
 extern bool cdc_taking_snapshot(void);
 
-/* Drop the slot if no cdc table is registered (in a transaction). */
-extern void cdc_drop_slot_if_unused(void);
+/*
+ * Drop the slot if no cdc table is registered (in a transaction, SPI
+ * connected); with wait, wait while a run holds it, else leave it.
+ */
+extern void cdc_drop_slot_if_unused(bool wait);
 
 /* Registration checks for 'cdc' (rrr_register). */
 extern void cdc_check_registration(Oid relid, List *keys, bool track_deletes);

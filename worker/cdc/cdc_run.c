@@ -1089,7 +1089,15 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 
 	run->tables = load_tables(run);
 	if (run->tables == NIL)
+	{
+		/* Unregistered meanwhile (a DROP that found the slot in use). */
+		engine_begin_transaction(run->cxt);
+		SPI_connect();
+		cdc_drop_slot_if_unused(true);
+		SPI_finish();
+		engine_commit_transaction(run->cxt);
 		return;
+	}
 	ensure_slot(run);
 
 	engine_begin_transaction(run->cxt);
