@@ -77,6 +77,13 @@ INSERT INTO users (id, name, bio) VALUES (7000, 'fresh', repeat('x', 30000));
 UPDATE users SET score = 5 WHERE id = 7000;
 });
 is(replicate('users'), 'imported|', 'updates that leave toasted values alone');
+same('users', $cols, 'unchanged toasted values kept on the target (same key)');
+sql(q{
+UPDATE users SET id = 80011 WHERE id = 11;
+INSERT INTO users (id, name, bio) VALUES (7001, 'fresh too', repeat('y', 30000));
+UPDATE users SET id = 80012 WHERE id = 7001;
+});
+is(replicate('users'), 'imported|', 'key changes that leave toasted values alone');
 same('users', $cols, 'unchanged toasted values kept on the target');
 is($node->safe_psql('postgres', "SELECT count(*) FROM users WHERE id <= 20 AND bio IS NULL"), 0, 'source check');
 

@@ -75,6 +75,7 @@ extern CdcCapture *cdc_capture;
 #define CDC_OP_UPDATE 'U'
 #define CDC_OP_DELETE 'D'
 #define CDC_OP_TRUNCATE 'T'
+#define CDC_OP_KEY_CHANGE 'K'		/* an UPDATE's new row under a new key */
 #define CDC_MASK_UNCHANGED 'u'
 #define CDC_MASK_PRESENT '-'
 

@@ -39,6 +39,7 @@
 #include "replication/output_plugin.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "catalog/pg_class.h"
 #include "utils/rel.h"
 
 #include "cdc.h"
@@ -167,9 +168,13 @@ unchanged_toast(Form_pg_attribute att, Datum value, bool isnull)
 		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value));
 }
 
-/* A whole row (I or U): every column, with the unchanged ones masked. */
+/*
+ * A whole row (I, U or K): every column, with the unchanged ones masked.
+ * An old tuple, when the WAL has one (REPLICA IDENTITY FULL logs it whole,
+ * its toasted values inlined), supplies the values the new one left out.
+ */
 static void
-spool_row(CdcTable *t, char op, HeapTuple tuple, TupleDesc desc)
+spool_row(CdcTable *t, char op, HeapTuple tuple, HeapTuple oldtuple, TupleDesc desc)
 {
 	ByteBuf    *record = &cdc_capture->record;
 	char	   *mask = palloc(t->ncolumns + 1);
@@ -185,6 +190,17 @@ spool_row(CdcTable *t, char op, HeapTuple tuple, TupleDesc desc)
 		if (col->attnum <= desc->natts &&
 			unchanged_toast(TupleDescAttr(desc, col->attnum - 1), values[i], nulls[i]))
 		{
+			bool		old_null = true;
+			Datum		old_value = (Datum) 0;
+
+			if (oldtuple)
+				old_value = tuple_value(t, col, oldtuple, desc, &old_null);
+			if (oldtuple && !unchanged_toast(TupleDescAttr(desc, col->attnum - 1), old_value, old_null))
+			{
+				values[i] = old_value;
+				nulls[i] = old_null;
+				continue;
+			}
 			mask[i] = CDC_MASK_UNCHANGED;
 			nulls[i] = true;
 			t->unchanged_seen[i] = true;
@@ -273,6 +289,7 @@ cdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation
 	MemoryContext old;
 	HeapTuple	newtuple;
 	HeapTuple	oldtuple;
+	char		op;
 
 	if (t == NULL)
 		return;
@@ -285,9 +302,10 @@ cdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
 			if (newtuple)
-				spool_row(t, CDC_OP_INSERT, newtuple, desc);
+				spool_row(t, CDC_OP_INSERT, newtuple, NULL, desc);
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
+			op = CDC_OP_UPDATE;
 			if (oldtuple && newtuple)
 			{
 				/*
@@ -304,10 +322,24 @@ cdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation
 				bytebuf_free(&a);
 				bytebuf_free(&b);
 				if (!same)
+				{
+					/*
+					 * K: the new row of a changed key, right after the
+					 * delete of the old key; its unchanged values are the
+					 * old key's (the load looks them up through that
+					 * delete).
+					 */
 					spool_delete(t, oldtuple, desc);
+					op = CDC_OP_KEY_CHANGE;
+				}
+				/* With the default identity the old tuple is only the key. */
+				if (RelationGetForm(relation)->relreplident != REPLICA_IDENTITY_FULL)
+					oldtuple = NULL;
 			}
+			else
+				oldtuple = NULL;
 			if (newtuple)
-				spool_row(t, CDC_OP_UPDATE, newtuple, desc);
+				spool_row(t, op, newtuple, oldtuple, desc);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			if (oldtuple)

@@ -927,10 +927,30 @@ apply_table(Run *run, RunTable *t)
 						   last, c, c, target, load_key_join(vkeys, keys, last, "t"), last, i));
 		exec(run, psprintf("UPDATE %s SET %s = p.%s FROM "
 						   "(SELECT %s, %s, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY redtrack_seq DESC) AS redtrack_rn "
-						   " FROM %s WHERE redtrack_op IN ('I', 'U') AND SUBSTRING(redtrack_mask, %d, 1) <> 'u') AS p "
+						   " FROM %s WHERE redtrack_op IN ('I', 'U', 'K') AND SUBSTRING(redtrack_mask, %d, 1) <> 'u') AS p "
 						   "WHERE p.redtrack_rn = 1 AND %s AND SUBSTRING(%s.redtrack_mask, %d, 1) = 'u'",
 						   last, c, c, load_name_list(keys, NULL), c, load_key_partition(vkeys, keys),
 						   stage, i, load_key_join(vkeys, keys, last, "p"), last, i));
+
+		/*
+		 * A changed key (K, right after the delete of the old key): the
+		 * values it left out are the old key's, on the target or in an
+		 * earlier staged change of the old key.  These come last, over
+		 * whatever the new key's own history said.
+		 */
+		exec(run, psprintf("UPDATE %s SET %s = t.%s FROM %s AS d, %s AS t "
+						   "WHERE %s.redtrack_op = 'K' AND SUBSTRING(%s.redtrack_mask, %d, 1) = 'u' "
+						   "AND d.redtrack_seq = %s.redtrack_seq - 1 AND d.redtrack_op = 'D' AND %s",
+						   last, c, c, stage, target, last, last, i, last,
+						   load_key_join(vkeys, keys, "t", "d")));
+		exec(run, psprintf("UPDATE %s SET %s = p.%s FROM %s AS d, "
+						   "(SELECT %s, %s, redtrack_seq, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY redtrack_seq DESC) AS redtrack_rn "
+						   " FROM %s WHERE redtrack_op IN ('I', 'U', 'K') AND SUBSTRING(redtrack_mask, %d, 1) <> 'u') AS p "
+						   "WHERE %s.redtrack_op = 'K' AND SUBSTRING(%s.redtrack_mask, %d, 1) = 'u' "
+						   "AND d.redtrack_seq = %s.redtrack_seq - 1 AND d.redtrack_op = 'D' "
+						   "AND p.redtrack_rn = 1 AND p.redtrack_seq < d.redtrack_seq AND %s",
+						   last, c, c, stage, load_name_list(keys, NULL), c, load_key_partition(vkeys, keys),
+						   stage, i, last, last, i, last, load_key_join(vkeys, keys, "p", "d")));
 	}
 
 	exec(run, psprintf("DELETE FROM %s USING %s WHERE %s", target, last,
