@@ -39,6 +39,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [[ -n $standalone ]]; then
+	# run.sh turns the scheduler off for the whole bench; alone, do it here
+	# (its runs would compete with the ones measured)
+	src -c "ALTER SYSTEM SET redtrack.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+fi
 [[ $(src_val "SHOW wal_level") == logical ]] || die "the source runs with wal_level = $(src_val 'SHOW wal_level'); cdc needs logical"
 src -c "CREATE EXTENSION IF NOT EXISTS redtrack" >/dev/null
 src -f "$BENCH_HOME/schema.sql" -v tbl=bench_cdc_scratch >/dev/null
@@ -64,7 +69,8 @@ full_page_writes = off
 shared_buffers = '$(src_val "SHOW shared_buffers")'
 max_wal_size = '$(src_val "SHOW max_wal_size")'
 EOF
-as_owner "$PG_BINDIR/pg_ctl" -D "$replica_dir" -l "$replica_dir/log" -w start >/dev/null
+as_owner "$PG_BINDIR/pg_ctl" -D "$replica_dir" -l "$replica_dir/log" -w start >/dev/null ||
+	{ cat "$replica_dir/log" >&2; die "the wal_level = replica server did not start"; }
 rep() { PGOPTIONS="-c client_min_messages=warning" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BENCH_CDC_REPLICA_PORT" -U postgres -d postgres "$@"; }
 rep -f "$BENCH_HOME/schema.sql" -v tbl=bench_cdc_scratch >/dev/null
 

@@ -47,6 +47,9 @@ CREATE TABLE redtrack.cdc_tables (
 	snapshot_at timestamptz,
 	-- the source columns (attnum:type) the snapshot was taken with
 	columns text,
+	-- the registration's watermark_epoch then: rrr_reset bumps it, and a
+	-- new snapshot follows
+	watermark_epoch bigint,
 	changes_loaded bigint NOT NULL DEFAULT 0,
 	last_loaded_at timestamptz,
 	error text

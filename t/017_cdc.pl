@@ -102,6 +102,38 @@ $_->quit for @s;
 is(replicate('users'), 'imported|', 'a run after they committed');
 same('users', $cols, 'interleaved transactions arrived in commit order');
 
+# Random rounds from two sessions, one of them holding a transaction open
+# across a run: inserts, updates of any column, key changes, deletes.
+for my $round (1 .. 3)
+{
+	my $long = $node->background_psql('postgres');
+	$long->query_safe("BEGIN; INSERT INTO users (id, name) SELECT 700000 + $round * 10 + g, 'long' FROM generate_series(1, 5) g;
+		UPDATE users SET score = $round WHERE id > 700000 + $round * 10");
+	sql(qq{
+SELECT setseed(0.$round);
+INSERT INTO users (id, name, score) SELECT 100000 + $round * 1000 + g, 'r$round', (random() * 100)::int
+	FROM generate_series(1, 200) g;
+UPDATE users SET score = (random() * 1000)::int WHERE random() < 0.3;
+UPDATE users SET name = md5(random()::text) WHERE random() < 0.1;
+DELETE FROM users WHERE random() < 0.05;
+UPDATE users SET id = id + 500000 WHERE id IN (SELECT id FROM users WHERE id < 500000 AND id % 53 = $round);
+});
+	is(replicate('users'), 'imported|', "random round $round, a transaction open");
+	$long->query_safe('COMMIT');
+	$long->quit;
+	is(replicate('users'), 'imported|', "random round $round, committed");
+	same('users', $cols, "random round $round");
+}
+
+# rrr_reset: a fresh snapshot replaces the target's rows.
+warehouse_sql("DELETE FROM $schema.users WHERE id % 2 = 0");
+my $snapshot_at = sql("SELECT snapshot_at FROM redtrack.cdc_tables WHERE source = 'users'::regclass");
+sql(q{SELECT rrr_reset('users')});
+is(replicate('users'), 'imported|', 'the run after rrr_reset');
+isnt(sql("SELECT snapshot_at FROM redtrack.cdc_tables WHERE source = 'users'::regclass"), $snapshot_at,
+	'rrr_reset took a fresh snapshot');
+same('users', $cols, 'rows removed on the warehouse by hand are back');
+
 # TRUNCATE empties the target in the same load.
 sql(q{INSERT INTO users (id, name) VALUES (9001, 'before'); TRUNCATE users; INSERT INTO users (id, name) VALUES (1, 'after'), (2, 'after too');});
 is(replicate('users'), 'imported|', 'a run with a TRUNCATE');

@@ -38,6 +38,8 @@ typedef struct CdcTable
 {
 	Oid			relid;			/* hash key */
 	char	   *source_name;
+	Oid			reader;			/* the registering role: values are encoded
+								 * (type output functions run) with its rights */
 	ColumnMap **columns;
 	int			ncolumns;
 	bool	   *is_key;			/* per column */

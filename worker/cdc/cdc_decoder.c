@@ -44,6 +44,7 @@
 
 #include "cdc.h"
 #include "csv.h"
+#include "spi_util.h"
 
 CdcCapture *cdc_capture = NULL;
 
@@ -290,11 +291,19 @@ cdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation
 	HeapTuple	newtuple;
 	HeapTuple	oldtuple;
 	char		op;
+	RoleScope	scope;
 
 	if (t == NULL)
 		return;
 	desc = RelationGetDescr(relation);
 	old = MemoryContextSwitchTo(cdc_capture->change_cxt);
+
+	/*
+	 * A type's output function is the table owner's code: it runs with the
+	 * registering role's rights, restricted, as the export's reads do (an
+	 * error aborts the transaction, which restores the user).
+	 */
+	role_scope_enter(&scope, t->reader);
 	newtuple = CHANGE_TUPLE(change->data.tp.newtuple);
 	oldtuple = CHANGE_TUPLE(change->data.tp.oldtuple);
 
@@ -348,6 +357,7 @@ cdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation
 		default:
 			break;
 	}
+	role_scope_leave(&scope);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(cdc_capture->change_cxt);
 	CHECK_FOR_INTERRUPTS();
@@ -360,11 +370,13 @@ cdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 	for (int i = 0; i < nrelations; i++)
 	{
 		CdcTable   *t = captured(relations[i]);
+		RoleScope	scope;
 		ByteBuf    *record;
 		char	   *mask;
 
 		if (t == NULL)
 			continue;
+		role_scope_enter(&scope, t->reader);
 		record = &cdc_capture->record;
 		mask = palloc(t->ncolumns + 1);
 		memset(mask, CDC_MASK_PRESENT, t->ncolumns);
@@ -380,6 +392,7 @@ cdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 		bytebuf_append_char(record, '\n');
 		spool_record(t, record);
 		pfree(mask);
+		role_scope_leave(&scope);
 	}
 }
 

@@ -103,6 +103,7 @@ typedef struct RunTable
 	int64		staged;
 	char	   *error;
 	bool		snapshot_taken; /* this run */
+	Oid			reader;			/* redtrack_source_reader */
 } RunTable;
 
 typedef struct Run
@@ -224,7 +225,8 @@ load_tables(Run *run)
 
 	engine_begin_transaction(run->cxt);
 	SPI_connect();
-	n = spi_run("SELECT r.source::pg_catalog.oid, c.source IS NULL OR c.needs_snapshot, c.columns "
+	n = spi_run("SELECT r.source::pg_catalog.oid, c.source IS NULL OR c.needs_snapshot "
+				"  OR c.watermark_epoch IS DISTINCT FROM r.watermark_epoch, c.columns "
 				"FROM redtrack.replicables AS r "
 				"LEFT JOIN redtrack.cdc_tables AS c ON c.source = r.source "
 				"WHERE r.strategy = 'cdc' ORDER BY r.registered_at, r.source::pg_catalog.oid",
@@ -511,12 +513,15 @@ take_snapshot(Run *run, RunTable *t)
 		spi_arg_oid(&args, t->r->relid);
 		spi_arg_text(&args, lsn_text(run->confirmed));
 		spi_arg_text(&args, t->columns_stored);
+		spi_arg_int8(&args, t->r->watermark_epoch);
 		engine_begin_transaction(run->cxt);
 		SPI_connect();
-		spi_run("INSERT INTO redtrack.cdc_tables AS c (source, needs_snapshot, snapshot_lsn, snapshot_at, columns) "
-				"VALUES ($1::pg_catalog.oid::pg_catalog.regclass, false, $2::pg_catalog.pg_lsn, pg_catalog.now(), $3) "
+		spi_run("INSERT INTO redtrack.cdc_tables AS c (source, needs_snapshot, snapshot_lsn, snapshot_at, columns, "
+				"watermark_epoch) "
+				"VALUES ($1::pg_catalog.oid::pg_catalog.regclass, false, $2::pg_catalog.pg_lsn, pg_catalog.now(), $3, $4) "
 				"ON CONFLICT (source) DO UPDATE SET needs_snapshot = false, snapshot_lsn = excluded.snapshot_lsn, "
-				"snapshot_at = excluded.snapshot_at, columns = excluded.columns, error = NULL",
+				"snapshot_at = excluded.snapshot_at, columns = excluded.columns, "
+				"watermark_epoch = excluded.watermark_epoch, error = NULL",
 				&args, false);
 		SPI_finish();
 		engine_commit_transaction(run->cxt);
@@ -554,6 +559,9 @@ prepare_table(Run *run, RunTable *t)
 	{
 		engine_begin_transaction(cxt);
 		redtrack_check_registration(t->r);
+		/* wal_level, replica identity: DDL since registration too */
+		cdc_check_registration(t->r->relid, t->r->key_columns, false);
+		t->reader = redtrack_source_reader(t->r);
 		if (t->columns_stored)
 			changed = changed_column(t->r->relid, t->columns_stored, column_signature(t->r->relid));
 		if (changed == NULL)
@@ -629,6 +637,7 @@ build_capture(Run *run)
 			continue;
 		ct = hash_search(capture->tables, &t->r->relid, HASH_ENTER, &found);
 		ct->source_name = t->r->source_name;
+		ct->reader = t->reader;
 		ct->ncolumns = list_length(t->layout.columns);
 		ct->columns = palloc(sizeof(ColumnMap *) * Max(ct->ncolumns, 1));
 		ct->is_key = palloc0(sizeof(bool) * Max(ct->ncolumns, 1));
@@ -1086,6 +1095,29 @@ warn_retained_wal(Run *run)
 	engine_commit_transaction(run->cxt);
 }
 
+/* The load is done: leftover files are not the run's failure. */
+static void
+remove_files(Run *run, const char *key)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		export_remove_files(run->s3, key);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errmsg("redtrack: could not delete the cdc files under %s: %s", key, edata->message)));
+	}
+	PG_END_TRY();
+}
+
 static XLogRecPtr
 flushed_lsn(void)
 {
@@ -1199,6 +1231,16 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 		else
 			close_spools(run, true);
 		advance_slot(run, run->upto);
+		if (loaded && redtrack_delete_s3_files_after_import)
+		{
+			foreach(lc, run->tables)
+			{
+				RunTable   *t = lfirst(lc);
+
+				if (t->s3_key)
+					remove_files(run, t->s3_key);
+			}
+		}
 	}
 	redshift_disconnect(run->conn);
 	run->conn = NULL;
