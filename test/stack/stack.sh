@@ -297,7 +297,9 @@ start() {
 			# cdc: redtrack is the slot's output plugin; minors with the
 			# output_plugin_libraries allowlist (15.19 and later) must name it
 			local plugins=
-			if "$PG_BINDIR/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'; then
+			# (grep without -q: reading all of it spares postgres a SIGPIPE
+			# that pipefail would count as a failure)
+			if "$PG_BINDIR/postgres" --describe-config 2>/dev/null | grep '^output_plugin_libraries' >/dev/null; then
 				plugins="output_plugin_libraries = 'pgoutput, test_decoding, redtrack'"
 			fi
 			init_cluster source "$DIR/source" "$REDTRACK_SOURCE_PORT" <<-EOF
