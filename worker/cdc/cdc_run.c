@@ -892,6 +892,7 @@ apply_table(Run *run, RunTable *t)
 	char	   *last = psprintf("redtrack_cdc_last_%u", t->r->relid);
 	const char *target = t->target->qualified;
 	int			i;
+	bool		any_unchanged = false;
 	ListCell   *lc;
 
 	exec(run, psprintf("CREATE TEMP TABLE %s AS SELECT CAST(0 AS BIGINT) AS redtrack_seq, "
@@ -911,6 +912,24 @@ apply_table(Run *run, RunTable *t)
 	}
 
 	/* The last change per key, in stream order. */
+	for (i = 0; i < t->ct->ncolumns; i++)
+		any_unchanged |= t->ct->unchanged_seen[i];
+	if (!any_unchanged)
+	{
+		/*
+		 * Nothing to fill in: no table of last changes to materialise.  The
+		 * staged keys are deleted (a TRUNCATE record's NULL key matches
+		 * nothing) and each key's last change inserted unless a delete.
+		 */
+		exec(run, psprintf("DELETE FROM %s USING %s WHERE %s", target, stage,
+						   load_key_join(vkeys, keys, target, stage)));
+		exec(run, psprintf("INSERT INTO %s (%s) SELECT %s FROM "
+						   "(SELECT *, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY redtrack_seq DESC) AS redtrack_rn "
+						   " FROM %s WHERE redtrack_op <> 'T') AS s WHERE redtrack_rn = 1 AND redtrack_op <> 'D'",
+						   target, collist, collist, load_key_partition(vkeys, keys), stage));
+		exec(run, psprintf("DROP TABLE %s", stage));
+		return;
+	}
 	exec(run, psprintf("CREATE TEMP TABLE %s AS SELECT * FROM "
 					   "(SELECT *, ROW_NUMBER() OVER (PARTITION BY %s ORDER BY redtrack_seq DESC) AS redtrack_rn "
 					   "FROM %s WHERE redtrack_op <> 'T') AS s WHERE redtrack_rn = 1",
