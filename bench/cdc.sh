@@ -23,6 +23,8 @@ BENCH_CDC_ROWS=${BENCH_CDC_ROWS:-1000000}
 BENCH_CDC_MEMORY_SIZES=${BENCH_CDC_MEMORY_SIZES:-1000000 5000000}
 BENCH_CDC_RUNS=${BENCH_CDC_RUNS:-$BENCH_RUNS}
 BENCH_CDC_REPLICA_PORT=${BENCH_CDC_REPLICA_PORT:-25533}
+BENCH_CDC_PARTS=${BENCH_CDC_PARTS:-deletes throughput memory}
+part() { [[ " $BENCH_CDC_PARTS " == *" $1 "* ]]; }
 
 standalone=
 if [[ -z $BENCH_WORK ]]; then
@@ -51,6 +53,7 @@ src -f "$BENCH_HOME/schema.sql" -v tbl=bench_cdc_scratch >/dev/null
 # ---------------------------------------------------------------------------
 # deletes: logical + cdc against replica + nothing
 # ---------------------------------------------------------------------------
+if part deletes; then
 # The private replica-level server runs as the source's owner, with the
 # settings test/stack/stack.sh gives the source.
 owner=$(stat -c %U "$REDTRACK_STACK_DIR/source")
@@ -112,6 +115,7 @@ for ((run = 1; run <= BENCH_CDC_RUNS; run++)); do
 done
 unregister "$table"
 src -c "DROP TABLE $table"
+fi
 
 # ---------------------------------------------------------------------------
 # throughput: cdc against timed, the same rows updated
@@ -137,6 +141,7 @@ replicate_timed() {
 	elapsed "$t0" "$t1"
 }
 for ((run = 1; run <= BENCH_CDC_RUNS; run++)); do
+	part throughput || break
 	while read -r strategy; do
 		t=bench_cdc_$strategy
 		fresh "$t" "$strategy"
@@ -159,6 +164,7 @@ done
 # memory: one UPDATE of every row, decoded
 # ---------------------------------------------------------------------------
 for rows in $BENCH_CDC_MEMORY_SIZES; do
+	part memory || break
 	t=bench_cdc_mem
 	unregister "$t"
 	wh -c "DROP TABLE IF EXISTS $t" >/dev/null

@@ -1089,3 +1089,9 @@ load_name_list(List *names, const char *qualifier)
 {
 	return name_list(names, qualifier);
 }
+
+bool
+load_is_serialization_failure(ErrorData *edata)
+{
+	return is_serialization_failure(edata);
+}

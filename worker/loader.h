@@ -55,5 +55,7 @@ extern List *load_varchar_keys(TargetTable *target, List *keys);
 extern char *load_key_join(List *varchar_keys, List *keys, const char *left, const char *right);
 extern char *load_key_partition(List *varchar_keys, List *keys);
 extern char *load_name_list(List *names, const char *qualifier);
+/* Redshift's 1023 or PostgreSQL's 40001: nothing committed, run it again. */
+extern bool load_is_serialization_failure(ErrorData *edata);
 
 #endif							/* REDTRACK_LOADER_H */

@@ -48,6 +48,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/fd.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
@@ -76,6 +77,7 @@
 #define CDC_PART_SIZE (5 * 1024 * 1024)
 #define CDC_MAX_CHUNK (256 * 1024)
 #define CDC_MAX_UPLOADERS 8
+#define CDC_LOAD_ATTEMPTS 6
 
 static bool snapshot_in_progress = false;
 
@@ -1042,6 +1044,51 @@ load_all(Run *run)
 	return true;
 }
 
+/*
+ * Serialisation conflicts with someone else's transaction (Redshift's
+ * 1023 on a SERIALIZABLE cluster) roll the load back whole: try again a
+ * few times with a growing pause, as the loader does.
+ */
+static bool
+load_all_retrying(Run *run)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool result = false;
+
+	for (volatile int attempt = 1;; attempt++)
+	{
+		ErrorData  *volatile edata = NULL;
+		long		backoff_ms;
+
+		PG_TRY();
+		{
+			result = load_all(run);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			if (attempt >= CDC_LOAD_ATTEMPTS || !load_is_serialization_failure(edata))
+				PG_RE_THROW();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+		if (edata == NULL)
+			return result;
+
+		backoff_ms = (100L << attempt) + random() % 100;
+		(void) redshift_exec(run->conn, "ROLLBACK", 0, NULL, NULL);
+		ereport(LOG,
+				(errmsg("redtrack: cdc load of slot \"%s\" met a serialisation conflict; attempt %d of %d in %ld ms",
+						run->slot, attempt + 1, CDC_LOAD_ATTEMPTS, backoff_ms),
+				 errdetail("%s", edata->message)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 backoff_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /* ----------------------------------------------------------------
  * The run
  * ----------------------------------------------------------------
@@ -1236,7 +1283,7 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 			close_spools(run, true);
 			/* Nothing goes to the warehouse that a crash here could take back. */
 			state_flush_wal();
-			loaded = load_all(run);
+			loaded = load_all_retrying(run);
 			if (!loaded)
 				ereport(LOG,
 						(errmsg("redtrack: changes of slot \"%s\" from %s were already loaded; advancing the slot",
