@@ -18,6 +18,7 @@
 #include "postmaster/bgworker.h"
 #include "utils/guc.h"
 
+#include "cdc.h"				/* cdc (issue 13) */
 #include "guc.h"
 #include "log_guard.h"
 #include "scheduler.h"
@@ -35,6 +36,7 @@ _PG_init(void)
 		return;
 
 	redtrack_define_gucs();
+	redtrack_cdc_define_gucs(); /* cdc (issue 13) */
 	MarkGUCPrefixReserved("redtrack");
 	redtrack_install_log_guard();
 

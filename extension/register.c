@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "array_list.h"
+#include "cdc.h"
 #include "delete_tracking.h"
 #include "field_type.h"
 #include "ownership.h"
@@ -298,8 +299,13 @@ check_replication_field(Relation rel, ReplicationStrategy strategy, Name given)
 	AttrNumber	attnum;
 	Oid			typid;
 
-	if (strategy == STRATEGY_FULL)
+	if (strategy == STRATEGY_FULL || strategy == STRATEGY_CDC)
 	{
+		if (given != NULL && strategy == STRATEGY_CDC)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("strategy \"cdc\" takes no replication field"),
+					 errdetail("Every change is read from the write-ahead log.")));
 		if (given != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -408,6 +414,9 @@ choose_keys(Relation rel, ArrayType *given, Registration *reg)
 				 errhint("Add a primary key, or pass key_columns => ARRAY['col'].")));
 	if (reg->keys == NIL && reg->strategy == STRATEGY_IDENTITY)
 		reg->keys = list_make1(reg->field);
+	/* cdc: wal_level, a key the WAL carries, no trigger */
+	if (reg->strategy == STRATEGY_CDC)
+		cdc_check_registration(RelationGetRelid(rel), reg->keys, reg->track_deletes);
 }
 
 /* every => a positive, finite interval. */
@@ -657,6 +666,9 @@ rrr_unregister(PG_FUNCTION_ARGS)
 	drop_tracking_triggers(rel);
 
 	state_delete_registration(relid);
+	/* The last cdc table takes the slot with it. */
+	if (registration && registration->strategy == STRATEGY_CDC)
+		cdc_drop_slot_if_unused(true);
 
 	redtrack_leave_owner_scope(&scope);
 	SPI_finish();

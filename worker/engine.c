@@ -602,6 +602,20 @@ engine_run_table(Oid relid, EngineMode mode, bool wait_for_lock, TableOutcome *o
 	engine_begin_transaction(cxt);
 	r = redtrack_load_replicable(relid, true);
 	engine_commit_transaction(cxt);
+	/*
+	 * A strategy whose runs are per database (cdc) runs its group, unless
+	 * the group run itself asks for this table alone (an initial snapshot).
+	 */
+	if (r != NULL && strategy_of(r)->run_group != NULL &&
+		!(strategy_of(r)->in_group_run && strategy_of(r)->in_group_run()))
+	{
+		const Strategy *strategy = strategy_of(r);
+
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		strategy->run_group(&relid, 1, mode, wait_for_lock, outcome);
+		return;
+	}
 	if (r == NULL)
 	{
 		outcome->not_registered = true;

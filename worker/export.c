@@ -880,3 +880,13 @@ export_end(ExportRun *run)
 	destroy_pipeline(&run->rows);
 	destroy_pipeline(&run->deletes);
 }
+
+/*
+ * cdc (issue 13): the manifest of a pipeline's files, as the export writes
+ * it (worker/cdc/cdc_run.c uploads its changes through the same pipeline).
+ */
+void
+export_put_manifest(S3Settings *s3, const char *key, Pipeline *p)
+{
+	put_manifest(redtrack_s3_open(s3), s3, key, p);
+}

@@ -76,4 +76,8 @@ extern void export_layout(Replicable *r, TargetTable *target, ExportLayout *layo
 /* Delete the files of a replication and abort its unfinished uploads. */
 extern void export_remove_files(S3Settings *s3, const char *key_prefix);
 
+/* cdc (issue 13): write the manifest of a finished pipeline's files. */
+#include "pipeline.h"
+extern void export_put_manifest(S3Settings *s3, const char *key, Pipeline *p);
+
 #endif							/* REDTRACK_EXPORT_H */

@@ -155,9 +155,9 @@ redtrack_engine_main(Datum main_arg)
 	}
 	engine_session_setup();
 
-	for (int i = 0; i < req->ntables; i++)
-		engine_run_table(request_relids(req)[i], (EngineMode) req->mode, true,
-						 &request_outcomes(req)[i]);
+	/* Tables of a strategy that runs per database run together. */
+	engine_run_tables(request_relids(req), req->ntables, (EngineMode) req->mode, true,
+					  request_outcomes(req));
 
 	dsm_detach(seg);
 }

@@ -1013,3 +1013,45 @@ load_analyze(Replicable *r)
 	redshift_disconnect(conn);
 	return sql;
 }
+
+/* ----------------------------------------------------------------
+ * cdc (issue 13): the pieces a load of several tables in one
+ * transaction uses (worker/cdc/cdc_run.c), from the code above.
+ * ----------------------------------------------------------------
+ */
+
+char *
+load_loads_table(void)
+{
+	return loads_table();
+}
+
+int64
+load_copy_files(RedshiftConn *conn, S3Settings *s3, const char *s3_key, const char *target,
+				const char *stage, const char *columns, const char *manifest_key)
+{
+	Load		load;
+	Replication rep;
+
+	memset(&load, 0, sizeof(load));
+	memset(&rep, 0, sizeof(rep));
+	rep.s3_key = (char *) s3_key;
+	load.rep = &rep;
+	load.s3 = s3;
+	load.conn = conn;
+	load.target = (char *) target;
+	load.postgres_dialect = (redtrack_target_dialect == REDTRACK_DIALECT_POSTGRES);
+	return copy_manifest(&load, stage, columns, manifest_key);
+}
+
+List *
+load_varchar_keys(TargetTable *target, List *keys)
+{
+	return varchar_keys(target, keys);
+}
+
+bool
+load_is_serialization_failure(ErrorData *edata)
+{
+	return is_serialization_failure(edata);
+}

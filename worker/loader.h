@@ -54,4 +54,19 @@ extern void load_send_s3_files(RedshiftConn *conn, S3Client *client, List *keys)
 extern char *load_vacuum(Replicable *r, const char *options);
 extern char *load_analyze(Replicable *r);
 
+/*
+ * cdc (issue 13): the loader's pieces for a load of several tables in one
+ * transaction (worker/cdc/cdc_run.c).  COPY of a manifest's files into a
+ * stage (S3 COPY, or COPY FROM STDIN on a PostgreSQL warehouse); key
+ * predicates exact for VARCHAR keys; the bookkeeping table.
+ */
+#include "target.h"
+extern char *load_loads_table(void);
+extern int64 load_copy_files(RedshiftConn *conn, S3Settings *s3, const char *s3_key,
+							 const char *target, const char *stage, const char *columns,
+							 const char *manifest_key);
+extern List *load_varchar_keys(TargetTable *target, List *keys);
+/* Redshift's 1023 or PostgreSQL's 40001: nothing committed, run it again. */
+extern bool load_is_serialization_failure(ErrorData *edata);
+
 #endif							/* REDTRACK_LOADER_H */

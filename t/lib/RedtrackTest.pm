@@ -56,6 +56,22 @@ sub run_id
 
 sub target_schema { return 'tap_' . run_id(); }
 
+# cdc: redtrack decodes its slot itself; PostgreSQL minors with the
+# output_plugin_libraries allowlist (15.19 and later) must name it there.
+my $cdc_plugin_conf;
+sub cdc_plugin_conf
+{
+	if (!defined $cdc_plugin_conf)
+	{
+		my $bindir = `pg_config --bindir`;
+		chomp $bindir;
+		my $described = `"$bindir/postgres" --describe-config 2>/dev/null`;
+		$cdc_plugin_conf = $described =~ /^output_plugin_libraries\t/m
+		  ? "output_plugin_libraries = 'pgoutput, test_decoding, redtrack'" : '';
+	}
+	return $cdc_plugin_conf;
+}
+
 # A source cluster configured for the stack.  Options:
 #   dialect => 'redshift' | 'postgres'     (default redshift)
 #   worker  => 1                           (start the scheduler; naptime 1 s)
@@ -92,6 +108,11 @@ sub new_source
 		'postgresql.conf', qq{
 shared_preload_libraries = 'redtrack'
 max_worker_processes = 16
+# cdc: a logical slot per database (a test's conf may set replica)
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+@{[ cdc_plugin_conf() ]}
 log_min_messages = info
 redtrack.database = 'postgres'
 redtrack.enabled = $enabled

@@ -294,9 +294,21 @@ start() {
 		local libdir
 		libdir=$("$PG_CONFIG" --pkglibdir) || die "$PG_CONFIG --pkglibdir failed (set PG_CONFIG)"
 		if [[ -f $libdir/redtrack.so ]]; then
+			# cdc: redtrack is the slot's output plugin; minors with the
+			# output_plugin_libraries allowlist (15.19 and later) must name it
+			local plugins=
+			# (grep without -q: reading all of it spares postgres a SIGPIPE
+			# that pipefail would count as a failure)
+			if "$PG_BINDIR/postgres" --describe-config 2>/dev/null | grep '^output_plugin_libraries' >/dev/null; then
+				plugins="output_plugin_libraries = 'pgoutput, test_decoding, redtrack'"
+			fi
 			init_cluster source "$DIR/source" "$REDTRACK_SOURCE_PORT" <<-EOF
 				shared_preload_libraries = 'redtrack'
 				redtrack.database = 'postgres'
+				# the cdc strategy decodes the WAL through a logical slot
+				wal_level = logical
+				max_replication_slots = 10
+				$plugins
 				include '$DIR/redtrack.conf'
 			EOF
 			start_cluster source "$DIR/source" "$REDTRACK_SOURCE_PORT"

@@ -47,6 +47,8 @@ redtrack_strategy_name(ReplicationStrategy strategy)
 			return "full";
 		case STRATEGY_QUEUE:
 			return "queue";
+		case STRATEGY_CDC:
+			return "cdc";
 	}
 	return "unknown";
 }
@@ -67,12 +69,15 @@ redtrack_parse_strategy(const char *name, bool allow_queue)
 		return STRATEGY_IDENTITY;
 	if (strcmp(name, "full") == 0)
 		return STRATEGY_FULL;
+	if (strcmp(name, "cdc") == 0)
+		return STRATEGY_CDC;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown replication strategy \"%s\"", name),
 			 errhint("The strategy is one of \"timed\" (merge changed rows by key), "
-					 "\"identity\" (append rows with a growing key) or "
-					 "\"full\" (replace the whole table).")));
+					 "\"identity\" (append rows with a growing key), "
+					 "\"full\" (replace the whole table) or "
+					 "\"cdc\" (changes read from the WAL).")));
 	pg_unreachable();
 }
 

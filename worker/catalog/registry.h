@@ -19,7 +19,8 @@ typedef enum ReplicationStrategy
 	STRATEGY_TIMED,				/* merge changed rows by key */
 	STRATEGY_IDENTITY,			/* append rows with a growing key */
 	STRATEGY_FULL,				/* replace the whole table */
-	STRATEGY_QUEUE				/* drain an event stream's queue (rrr_define_stream) */
+	STRATEGY_QUEUE,				/* drain an event stream's queue (rrr_define_stream) */
+	STRATEGY_CDC				/* changes read from the WAL (worker/cdc/) */
 } ReplicationStrategy;
 
 typedef struct Replicable

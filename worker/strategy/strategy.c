@@ -22,7 +22,8 @@
 	X(timed) \
 	X(identity) \
 	X(full) \
-	X(queue)
+	X(queue) \
+	X(cdc)
 
 #define DECLARE_MODULE(name) extern const Strategy strategy_##name;
 #define LIST_MODULE(name) &strategy_##name,

@@ -121,6 +121,13 @@ typedef struct Strategy
 	 */
 	void		(*run_group) (Oid *relids, int n, EngineMode mode, bool wait_for_lock,
 							  TableOutcome *outcomes);
+
+	/*
+	 * With run_group: true while the group run has the engine run one of
+	 * its tables on its own, as the per-table hooks describe (cdc's
+	 * initial snapshot).  NULL: never.
+	 */
+	bool		(*in_group_run) (void);
 } Strategy;
 
 /* The module of a registration's strategy (never NULL). */
