@@ -105,6 +105,8 @@ if [[ -d test/unit ]]; then
 	if make -s -C test/unit all >"$BUILD/unit-build.log" 2>&1; then
 		unit_rc=0
 		out=$(make -s -C test/unit sanitize 2>&1) || unit_rc=$?
+		# The layers: nothing under worker/ includes a header of extension/.
+		out+=$'\n'$(make -s -C test/unit layers 2>&1) || unit_rc=$?
 		echo "$out"
 		p=$(grep -c '^ok ' <<<"$out" || true)
 		f=$(grep -c '^not ok ' <<<"$out" || true)
