@@ -15,7 +15,7 @@
  *	 4. Decode with the peek function from the confirmed LSN up to the WAL
  *		flushed when the run started; the output plugin (cdc_decoder.c)
  *		spools each captured table's changes as CSV records to a file.
- *	 5. Upload the spools through the export pipeline (gzip parts and a
+ *	 5. Upload the spools through the export pipeline (compressed parts and a
  *		manifest on S3).
  *	 6. One warehouse transaction: per table, stage the records, apply a
  *		replayed TRUNCATE, keep the last change per key in stream order,
