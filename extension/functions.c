@@ -215,7 +215,7 @@ run_and_report(FunctionCallInfo fcinfo, Oid *relids, int n, EngineMode mode)
 		values[1] = Int64GetDatum(o->replication_id);
 		nulls[1] = (o->replication_id == 0);
 		/* an engine that died before recording a state still failed */
-		values[2] = CStringGetTextDatum(o->skipped ? "busy" : o->state[0] ? o->state : "failed");
+		values[2] = CStringGetTextDatum(o->skipped ? "busy" : o->state[0] ? o->state : state_name(RS_FAILED));
 		nulls[2] = (!o->skipped && o->state[0] == '\0' && o->error[0] == '\0');
 		values[3] = Int64GetDatum(o->rows);
 		values[4] = CStringGetTextDatum(o->error);

@@ -435,27 +435,11 @@ log_success(Replicable *r, Replication *rep)
 static void
 remove_files_after_import(Replicable *r, Replication *rep, S3Settings *s3)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-
+	/* The load is done: leftover files are not the table's problem. */
 	if (!redtrack_delete_s3_files_after_import || rep->s3_key == NULL || rep->files == 0)
 		return;
-	PG_TRY();
-	{
-		export_remove_files(s3, rep->s3_key);
-	}
-	PG_CATCH();
-	{
-		/* The load is done: leftover files are not the table's problem. */
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		ereport(WARNING,
-				(errmsg("redtrack: could not delete the files of replication " INT64_FORMAT ": %s",
-						rep->id, edata->message)));
-	}
-	PG_END_TRY();
+	export_remove_files_or_warn(s3, rep->s3_key,
+								psprintf("replication " INT64_FORMAT, rep->id));
 }
 
 /* ----------------------------------------------------------------

@@ -128,15 +128,14 @@ note_id(ExportDest *dest, int64 id)
 	dest->range_first = dest->range_last = id;
 }
 
-static bool
-backend_interrupted(void *arg)
+bool
+export_backend_interrupted(void *arg)
 {
 	return redtrack_interrupt_pending();
 }
 
-/* A pipeline failure as an ERROR, after letting a pending interrupt in. */
-static void
-report_pipeline_failure(Pipeline *p)
+void
+export_report_pipeline_failure(Pipeline *p)
 {
 	CHECK_FOR_INTERRUPTS();
 	ereport(ERROR,
@@ -217,7 +216,7 @@ export_receive(TupleTableSlot *slot, DestReceiver *self)
 	MemoryContextReset(dest->row_context);
 
 	if (!pipeline_commit(dest->pipeline, slice))
-		report_pipeline_failure(dest->pipeline);
+		export_report_pipeline_failure(dest->pipeline);
 	dest->next_slice = (slice + 1) % dest->config.slices;
 	if (++dest->rows % PROGRESS_EVERY_ROWS == 0)
 	{
@@ -377,6 +376,29 @@ export_layout(Replicable *r, TargetTable *target, ExportLayout *layout)
  * ----------------------------------------------------------------
  */
 
+/* The same, after a load: a failure is a WARNING (the load is done). */
+void
+export_remove_files_or_warn(S3Settings *s3, const char *key_prefix, const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		export_remove_files(s3, key_prefix);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errmsg("redtrack: could not delete the files of %s: %s", what, edata->message)));
+	}
+	PG_END_TRY();
+}
+
 void
 export_remove_files(S3Settings *s3, const char *key_prefix)
 {
@@ -477,7 +499,7 @@ pipeline_config(ExportRun *run, const char *stem, int slices, PipelineConfig *co
 	/* Compression: the level the files are written with. */
 	config->compression_level = redtrack_compression_level;
 	config->uploaders = Min(Max(slices, 2), MAX_UPLOAD_THREADS);
-	config->wait_check = backend_interrupted;
+	config->wait_check = export_backend_interrupted;
 }
 
 static char *
@@ -565,7 +587,7 @@ stream_rows(ExportRun *run, ExportLayout *layout)
 		elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
 
 	if (run->rows.pipeline && !pipeline_finish(run->rows.pipeline))
-		report_pipeline_failure(run->rows.pipeline);
+		export_report_pipeline_failure(run->rows.pipeline);
 	report_progress(&run->rows);
 	if (run->rows.track_ids)
 	{
@@ -617,7 +639,7 @@ encode_delete_keys(Datum keys, void *arg)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(dest->row_context);
 		if (!pipeline_commit(dest->pipeline, 0))
-			report_pipeline_failure(dest->pipeline);
+			export_report_pipeline_failure(dest->pipeline);
 		enc->count++;
 	}
 	CHECK_FOR_INTERRUPTS();
@@ -648,7 +670,7 @@ stream_deletes(ExportRun *run, ExportLayout *layout)
 	state_foreach_delete_keys(run->rep, encode_delete_keys, &enc);
 	MemoryContextDelete(enc.record_context);
 	if (!pipeline_finish(run->deletes.pipeline))
-		report_pipeline_failure(run->deletes.pipeline);
+		export_report_pipeline_failure(run->deletes.pipeline);
 	return enc.count;
 }
 

@@ -24,6 +24,7 @@
 #ifndef REDTRACK_EXPORT_H
 #define REDTRACK_EXPORT_H
 
+#include "pipeline.h"
 #include "registry.h"
 #include "s3.h"
 #include "state.h"
@@ -75,9 +76,18 @@ extern void export_layout(Replicable *r, TargetTable *target, ExportLayout *layo
 
 /* Delete the files of a replication and abort its unfinished uploads. */
 extern void export_remove_files(S3Settings *s3, const char *key_prefix);
+extern void export_remove_files_or_warn(S3Settings *s3, const char *key_prefix,
+										const char *what);
 
-/* cdc (issue 13): write the manifest of a finished pipeline's files. */
-#include "pipeline.h"
+/*
+ * For every export through the pipeline (also rrr_export_query): its
+ * wait_check, and a pipeline failure as an ERROR after letting a pending
+ * interrupt in.
+ */
+extern bool export_backend_interrupted(void *arg);
+extern void export_report_pipeline_failure(Pipeline *p) pg_attribute_noreturn();
+
+/* The manifest of a finished pipeline's files (cdc uploads through one). */
 extern void export_put_manifest(S3Settings *s3, const char *key, Pipeline *p);
 
 #endif							/* REDTRACK_EXPORT_H */

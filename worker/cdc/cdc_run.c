@@ -1168,28 +1168,6 @@ warn_retained_wal(Run *run)
 	engine_commit_transaction(run->cxt);
 }
 
-/* The load is done: leftover files are not the run's failure. */
-static void
-remove_files(Run *run, const char *key)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		export_remove_files(run->s3, key);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		ereport(WARNING,
-				(errmsg("redtrack: could not delete the cdc files under %s: %s", key, edata->message)));
-	}
-	PG_END_TRY();
-}
 
 static XLogRecPtr
 flushed_lsn(void)
@@ -1311,7 +1289,8 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 				RunTable   *t = lfirst(lc);
 
 				if (t->s3_key)
-					remove_files(run, t->s3_key);
+					/* the load is done: leftover files are not the run's failure */
+					export_remove_files_or_warn(run->s3, t->s3_key, "a cdc load");
 			}
 		}
 	}
@@ -1328,7 +1307,7 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 		if (t->r->relid != asked)
 			continue;
 		outcome->rows = t->ct ? t->ct->changes : 0;
-		strlcpy(outcome->state, t->error ? "failed" : "imported", OUTCOME_STATE_LEN);
+		strlcpy(outcome->state, state_name(t->error ? RS_FAILED : RS_IMPORTED), OUTCOME_STATE_LEN);
 		if (t->error)
 			strlcpy(outcome->error, t->error, OUTCOME_ERROR_LEN);
 	}
@@ -1386,7 +1365,7 @@ cdc_run_database(Oid relid, bool wait_for_lock, TableOutcome *outcome)
 								  ? psprintf("%s\n%s", edata->message, edata->detail)
 								  : edata->message);
 		strlcpy(outcome->error, message, OUTCOME_ERROR_LEN);
-		strlcpy(outcome->state, "failed", OUTCOME_STATE_LEN);
+		strlcpy(outcome->state, state_name(RS_FAILED), OUTCOME_STATE_LEN);
 		outcome->sqlstate = edata->sqlerrcode;
 		PG_TRY();
 		{

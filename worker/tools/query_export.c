@@ -42,6 +42,7 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
+#include "export.h"
 #include "guc.h"
 #include "interrupts.h"
 #include "pipeline.h"
@@ -74,22 +75,6 @@ typedef struct QueryDest
 	ByteBuf		scratch;		/* one value's CSV form, for JSON */
 	MemoryContext row_context;
 } QueryDest;
-
-static bool
-backend_interrupted(void *arg)
-{
-	return redtrack_interrupt_pending();
-}
-
-static void
-report_pipeline_failure(Pipeline *p)
-{
-	CHECK_FOR_INTERRUPTS();
-	ereport(ERROR,
-			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("export to S3 failed: %s",
-					pipeline_error(p)[0] ? pipeline_error(p) : "interrupted")));
-}
 
 /* ----------------------------------------------------------------
  * JSON lines, as COPY ... FORMAT JSON 'auto' reads them
@@ -301,7 +286,7 @@ query_receive(TupleTableSlot *slot, DestReceiver *self)
 				 errmsg("out of memory")));
 
 	if (!pipeline_commit(dest->pipeline, slice))
-		report_pipeline_failure(dest->pipeline);
+		export_report_pipeline_failure(dest->pipeline);
 	dest->next_slice = (slice + 1) % dest->config.slices;
 	if (++dest->rows % INTERRUPT_EVERY_ROWS == 0)
 		CHECK_FOR_INTERRUPTS();
@@ -632,7 +617,7 @@ init_query_dest(QueryDest *d, TupleDesc desc, ToolsFormat format, S3Settings *s3
 	d->config.chunk_size = Min(MAX_CHUNK_SIZE, Max(max_file / 8, 4096));
 	d->config.compression_level = redtrack_compression_level;
 	d->config.uploaders = Min(Max(redtrack_slices, 2), MAX_UPLOAD_THREADS);
-	d->config.wait_check = backend_interrupted;
+	d->config.wait_check = export_backend_interrupted;
 
 }
 
@@ -706,7 +691,7 @@ tools_export_query(const char *query, const char *destination, ToolsFormat forma
 		if (rc < 0)
 			elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
 		if (dest.pipeline && !pipeline_finish(dest.pipeline))
-			report_pipeline_failure(dest.pipeline);
+			export_report_pipeline_failure(dest.pipeline);
 		check_destination(client, s3, prefix, own, manifest_key, destination);
 		put_manifest(client, s3, manifest_key, &dest);
 	}
