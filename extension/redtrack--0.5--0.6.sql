@@ -232,7 +232,13 @@ SELECT r.source,
 	   w.error AS worker_error,
 	   (SELECT pg_catalog.count(*) FROM redtrack.rejected_events AS x
 		JOIN redtrack.streams AS s ON s.name = x.stream
-		WHERE s.queue_table = r.source AND r.strategy = 'queue') AS rejected_events
+		WHERE s.queue_table = r.source AND r.strategy = 'queue') AS rejected_events,
+	   -- cdc tables: the database's slot, and why the table or the slot stopped
+	   cs.slot_name AS cdc_slot,
+	   cs.confirmed_lsn AS cdc_confirmed_lsn,
+	   cs.retained_wal_bytes AS cdc_retained_wal_bytes,
+	   cs.wal_status AS cdc_wal_status,
+	   COALESCE(ct.error, cs.error) AS cdc_error
 FROM redtrack.replicables AS r
 	 LEFT JOIN LATERAL (SELECT * FROM redtrack.replications AS p
 						WHERE p.source = r.source
@@ -242,7 +248,9 @@ FROM redtrack.replicables AS r
 						ORDER BY p.id DESC LIMIT 1) AS done ON true
 	 LEFT JOIN LATERAL (SELECT * FROM redtrack.stream_backlog(r.source)
 						WHERE r.strategy = 'queue') AS backlog ON true
-	 LEFT JOIN redtrack.worker AS w ON w.database = pg_catalog.current_database();
+	 LEFT JOIN redtrack.worker AS w ON w.database = pg_catalog.current_database()
+	 LEFT JOIN redtrack.cdc_tables AS ct ON ct.source = r.source AND r.strategy = 'cdc'
+	 LEFT JOIN redtrack.cdc_status AS cs ON r.strategy = 'cdc';
 
 -- (end of section C)
 

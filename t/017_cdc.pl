@@ -158,6 +158,8 @@ sql(q{ALTER TABLE orders DROP COLUMN note; UPDATE orders SET total = 0 WHERE id 
 like(replicate('orders'), qr/^failed\|column 3 was dropped since its snapshot/, 'a dropped column stops the table');
 like(sql("SELECT error FROM redtrack.cdc_tables WHERE source = 'orders'::regclass"), qr/dropped|no source column/,
 	'redtrack.cdc_tables says why');
+like(sql("SELECT cdc_error FROM redtrack.status WHERE source = 'orders'::regclass"), qr/dropped|no source column/,
+	'so does redtrack.status');
 same('users', $cols, 'the other table went on');
 warehouse_sql("ALTER TABLE $schema.orders DROP COLUMN note");
 is(replicate('orders'), 'imported|', 'the target fixed: a fresh snapshot');
@@ -225,6 +227,9 @@ is(replicate('users'), 'imported|', 'a run when only an unregistered table chang
 ok(sql("SELECT confirmed_lsn > '$before' FROM redtrack.cdc_status") eq 't', 'the slot advanced anyway');
 like(sql("SELECT slot_name || '|' || wal_status || '|' || (retained_wal_bytes >= 0)::int FROM redtrack.cdc_status"),
 	qr/^\Q$slot\E\|(reserved|extended)\|1$/, 'redtrack.cdc_status shows the slot, its wal_status and retained WAL');
+like(sql("SELECT cdc_slot || '|' || cdc_wal_status || '|' || (cdc_retained_wal_bytes >= 0)::int || '|' || (cdc_confirmed_lsn IS NOT NULL)::int
+	FROM redtrack.status WHERE source = 'users'::regclass"),
+	qr/^\Q$slot\E\|(reserved|extended)\|1\|1$/, 'redtrack.status shows them for a cdc table');
 
 # ---------------------------------------------------------------------------
 # The slot goes with the last cdc table, and with the extension
