@@ -32,7 +32,7 @@ my ($id, $key) = split /\|/, sql(q{SELECT id || '|' || s3_key FROM redtrack.repl
 is($key, "$prefix/$schema.bar_exp/$id/", 'the stored key names the target as written');
 my @keys = sort keys %{ s3_keys("$prefix/") };
 ok(@keys >= 2, 'files were written') or diag(join "\n", @keys);
-is_deeply([ grep { !m{^\Q$prefix/$schema.bar_exp/$id/\E(part-\d{4}[^/]*\.csv\.gz|manifest\.json)$} } @keys ], [],
+is_deeply([ grep { !m{^\Q$prefix/$schema.bar_exp/$id/\E(part-\d{4}[^/]*\.csv\.(?:zst|gz)|manifest\.json)$} } @keys ], [],
 	'every object is <prefix>/<target>/<id>/part-NNNN... or its manifest')
   or diag(join "\n", @keys);
 ok(!grep({ /_5f/ } @keys), 'no _5f escapes in the keys');

@@ -61,7 +61,7 @@ is($r, "s3://$bucket/$exports/csv/manifest.json|2|3000|true",
 	'csv export: a manifest, one part per slice, every row');
 my $keys = s3_keys("$exports/csv/");
 is(scalar(keys %$keys), 3, 'three objects under the destination');
-is(scalar(grep { m{^\Q$exports\E/csv/(manifest\.json|part-[0-9a-f]{8}-000[12]\.csv\.gz)$} } keys %$keys), 3,
+is(scalar(grep { m{^\Q$exports\E/csv/(manifest\.json|part-[0-9a-f]{8}-000[12]\.csv\.(?:zst|gz))$} } keys %$keys), 3,
 	'the parts (named after this export) and the manifest are under the destination');
 
 $r = sql(qq{SELECT rrr_load('$schema.orders_csv', 's3://$bucket/$exports/csv/manifest.json', columns => '$columns', sortkey => 'at', distkey => 'id')});
@@ -194,7 +194,7 @@ my %manifests = (
 		qr/outside the bucket/, 'a manifest naming a file in another bucket'],
 	'twice.manifest' => [qq({"entries": [{"url": "s3://$bucket/$part1", "mandatory": true},
 		{"url": "s3://$bucket/$part1", "mandatory": true}]}),
-		qr/is malformed: it names s3:\/\/\S+part-[0-9a-f]{8}-0001\.csv\.gz twice/, 'a manifest naming a file twice'],
+		qr/is malformed: it names s3:\/\/\S+part-[0-9a-f]{8}-0001\.csv\.(?:zst|gz) twice/, 'a manifest naming a file twice'],
 );
 for my $name (sort keys %manifests)
 {
@@ -220,7 +220,7 @@ isnt($rc, 0, 'a load of values too long for the target fails');
 is(warehouse_sql("SELECT count(*) FROM $schema.narrow"), '5', 'and its truncate rolled back with it');
 if ($dialect eq 'redshift')
 {
-	like($err, qr/COPY into .*narrow.* failed.*\n.*DETAIL:\s+Rejected rows \((stl_load_errors|sys_load_error_detail)\):\s*\n\s*part-[0-9a-f]{8}-000\d\.csv\.gz line 1, column customer: String length exceeds DDL length/,
+	like($err, qr/COPY into .*narrow.* failed.*\n.*DETAIL:\s+Rejected rows \((stl_load_errors|sys_load_error_detail)\):\s*\n\s*part-[0-9a-f]{8}-000\d\.csv\.(?:zst|gz) line 1, column customer: String length exceeds DDL length/,
 		'with the rejected rows from stl_load_errors');
 }
 else

@@ -904,7 +904,7 @@ export_end(ExportRun *run)
 }
 
 /*
- * cdc (issue 13): the manifest of a pipeline's files, as the export writes
+ * The manifest of a pipeline's files, as the export writes
  * it (worker/cdc/cdc_run.c uploads its changes through the same pipeline).
  */
 void

@@ -244,7 +244,7 @@ insert_marker(Load *load, int64 rows_loaded)
 	params[0] = psprintf(INT64_FORMAT, load->rep->id);
 	params[1] = marker_source(load);
 	params[2] = load->r->target_table;
-	params[3] = strategy_of(load->r)->name;
+	params[3] = redtrack_strategy_name(load->r->strategy);
 	params[4] = load->rep->window_first;
 	params[5] = load->rep->window_last;
 	params[6] = psprintf(INT64_FORMAT, rows_loaded);
@@ -407,7 +407,7 @@ copy_from_s3(Load *load, const char *stage, const char *columns, const char *man
 	char	   *url = redtrack_s3_url(load->s3, manifest_key);
 
 	/*
-	 * redtrack.compression (zstd branch): COPY's ZSTD, GZIP or nothing, from
+	 * redtrack.compression: COPY's ZSTD, GZIP or nothing, from
 	 * the names of the files the manifest lists (one S3 GET), never from the
 	 * current setting: a retry loads what its export wrote.
 	 */
@@ -447,7 +447,7 @@ copy_from_s3(Load *load, const char *stage, const char *columns, const char *man
  */
 
 /*
- * redtrack.compression (zstd branch): the files of one COPY and how far the
+ * redtrack.compression: the files of one COPY and how far the
  * current one is decoded.  Each file is read in the format its name says,
  * not in the current setting's.
  */
@@ -591,26 +591,12 @@ copy_from_stdin(Load *load, const char *stage, const char *columns, const char *
 {
 	S3Client   *client = redtrack_s3_open(load->s3);
 	List	   *keys = manifest_keys(load, client, manifest_key);
-	Decoder    *dec = palloc0(sizeof(Decoder));
 	RedshiftResult *res;
 	RedshiftError error;
 
-	dec->stream = palloc0(sizeof(DecompressStream));
-	dec->conn = load->conn;
-
 	redshift_copy_begin(load->conn, psprintf("COPY %s (%s) FROM STDIN WITH (FORMAT csv)",
 											 stage, columns));
-	PG_TRY();
-	{
-		send_files(client, keys, dec);
-	}
-	PG_CATCH();
-	{
-		decompress_stream_close(dec->stream);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
+	load_send_s3_files(load->conn, client, keys);
 	res = redshift_copy_end(load->conn, &error);
 	if (res == NULL)
 		report_copy_failure(load, &error, manifest_key);
@@ -1015,8 +1001,8 @@ load_analyze(Replicable *r)
 }
 
 /* ----------------------------------------------------------------
- * cdc (issue 13): the pieces a load of several tables in one
- * transaction uses (worker/cdc/cdc_run.c), from the code above.
+ * For a load of several tables in one transaction (the cdc strategy,
+ * worker/cdc/cdc_run.c): the pieces it uses (worker/cdc/cdc_run.c), from the code above.
  * ----------------------------------------------------------------
  */
 

@@ -55,7 +55,7 @@ extern char *load_vacuum(Replicable *r, const char *options);
 extern char *load_analyze(Replicable *r);
 
 /*
- * cdc (issue 13): the loader's pieces for a load of several tables in one
+ * The loader's pieces for a load of several tables in one
  * transaction (worker/cdc/cdc_run.c).  COPY of a manifest's files into a
  * stage (S3 COPY, or COPY FROM STDIN on a PostgreSQL warehouse); key
  * predicates exact for VARCHAR keys; the bookkeeping table.

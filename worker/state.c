@@ -25,7 +25,6 @@
 #include "guc.h"
 #include "spi_util.h"
 #include "state.h"
-#include "strategy.h"
 
 #define REPLICATION_COLUMNS \
 	"id, source::pg_catalog.oid, target, strategy, state, failed_phase, window_first, " \
@@ -284,7 +283,7 @@ state_create(Replicable *r, const char *window_first)
 
 	spi_arg_oid(&args, r->relid);
 	spi_arg_text(&args, r->target_table);
-	spi_arg_text(&args, strategy_of(r)->name);
+	spi_arg_text(&args, redtrack_strategy_name(r->strategy));
 	spi_arg_text(&args, window_first);
 	SPI_connect();
 	if (spi_run("SELECT 1 FROM redtrack.installation", NULL, true) != 1)
@@ -775,40 +774,3 @@ state_delete_registration(Oid relid)
 	run_update("DELETE FROM redtrack.replicables WHERE source = $1::pg_catalog.regclass", &args);
 }
 
-bool
-state_is_registered(Oid relid)
-{
-	SpiArgs		args = {0};
-	bool		found;
-
-	spi_arg_oid(&args, relid);
-	SPI_connect();
-	found = spi_run("SELECT 1 FROM redtrack.replicables WHERE source = $1::pg_catalog.regclass",
-					&args, true) > 0;
-	SPI_finish();
-	return found;
-}
-
-List *
-state_registered_targets(void)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	List	   *result = NIL;
-	uint64		n;
-
-	SPI_connect();
-	n = spi_run("SELECT source::pg_catalog.oid, target_table FROM redtrack.replicables "
-				"ORDER BY registered_at, source::pg_catalog.oid", NULL, true);
-	for (uint64 i = 0; i < n; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(caller);
-		RegisteredTarget *t = palloc(sizeof(RegisteredTarget));
-
-		t->relid = (Oid) spi_get_int8(i, 1, NULL);
-		t->target = spi_get_text(caller, i, 2);
-		result = lappend(result, t);
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
-	return result;
-}

@@ -225,15 +225,5 @@ extern void state_insert_registration(Oid relid, const char *strategy, const cha
 /* Unregister: the table's history and pending deletes go with it. */
 extern void state_delete_registration(Oid relid);
 
-extern bool state_is_registered(Oid relid);
-
-/* Every registration's source and target, in registration order. */
-typedef struct RegisteredTarget
-{
-	Oid			relid;
-	char	   *target;			/* as registered (identifier syntax) */
-} RegisteredTarget;
-
-extern List *state_registered_targets(void);
-
 #endif							/* REDTRACK_STATE_H */
+

@@ -30,7 +30,6 @@
 #include "array_list.h"
 #include "ownership.h"
 #include "registry.h"
-#include "state.h"
 #include "sql_list.h"
 #include "target_name.h"
 
@@ -132,7 +131,15 @@ redtrack_replicables_has_column(const char *column)
 bool
 redtrack_is_registered(Oid relid)
 {
-	return state_is_registered(relid);
+	Datum		arg = ObjectIdGetDatum(relid);
+	Oid			argtype = REGCLASSOID;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT 1 FROM redtrack.replicables WHERE source OPERATOR(pg_catalog.=) $1",
+							   1, &argtype, &arg, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return SPI_processed > 0;
 }
 
 /* ----------------------------------------------------------------

@@ -17,13 +17,6 @@
 #include "cdc.h"
 #include "strategy.h"
 
-static List *
-cdc_snapshot_merge(const StrategyMerge *m)
-{
-	/* The loader emptied the target (replaces_target). */
-	return list_make1(strategy_insert_all(m));
-}
-
 static void
 cdc_run_group(Oid *relids, int n, EngineMode mode, bool wait_for_lock,
 			  TableOutcome *outcomes)
@@ -47,7 +40,7 @@ const Strategy strategy_cdc = {
 	.target_ddl = strategy_table_ddl,
 	.prepare_target = strategy_evolve_target,
 	.rows_sent = NULL,
-	.merge_sql = cdc_snapshot_merge,
+	.merge_sql = strategy_replace_merge,
 	.after_import = NULL,
 	.run_group = cdc_run_group,
 	.in_group_run = cdc_taking_snapshot,

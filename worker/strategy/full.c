@@ -12,13 +12,6 @@
 
 #include "strategy.h"
 
-static List *
-full_merge(const StrategyMerge *m)
-{
-	/* The loader emptied the target (replaces_target). */
-	return list_make1(strategy_insert_all(m));
-}
-
 const Strategy strategy_full = {
 	.kind = STRATEGY_FULL,
 	.name = "full",
@@ -29,7 +22,7 @@ const Strategy strategy_full = {
 	.target_ddl = strategy_table_ddl,
 	.prepare_target = strategy_evolve_target,
 	.rows_sent = NULL,
-	.merge_sql = full_merge,
+	.merge_sql = strategy_replace_merge,
 	.after_import = NULL,
 	.run_group = NULL,
 };

@@ -120,6 +120,13 @@ strategy_evolve_target(RedshiftConn *conn, Replicable *r, TargetTable *target,
 	return target_describe(conn, r);
 }
 
+/* A strategy that replaces the target: the loader emptied it first. */
+List *
+strategy_replace_merge(const StrategyMerge *m)
+{
+	return list_make1(strategy_insert_all(m));
+}
+
 /* Every staged row (newest per key) into the target. */
 char *
 strategy_insert_all(const StrategyMerge *m)

@@ -145,6 +145,7 @@ extern void strategy_no_select(Replicable *r, const char *first, const char *las
 extern char *strategy_table_ddl(Replicable *r, bool postgres_dialect);
 extern TargetTable *strategy_evolve_target(RedshiftConn *conn, Replicable *r, TargetTable *target,
 										   bool postgres_dialect);
+extern List *strategy_replace_merge(const StrategyMerge *m);
 extern char *strategy_insert_all(const StrategyMerge *m);
 
 #endif							/* REDTRACK_STRATEGY_H */

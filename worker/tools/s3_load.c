@@ -592,11 +592,6 @@ copy_from_stdin(RedshiftConn *conn, S3Settings *s3, S3Client *client, TargetTabl
 	RedshiftError error;
 	char	   *columns;
 
-	if (!tools_codec_streamable(src->codec))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a PostgreSQL warehouse cannot load the files of %s", src->url),
-				 errdetail("It loads compressed files as redtrack writes them (*.gz).")));
 	foreach(lc, src->files)
 		keys = lappend(keys, ((SourceFile *) lfirst(lc))->key);
 

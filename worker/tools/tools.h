@@ -62,14 +62,10 @@ extern void tools_refuse_own_prefix(S3Settings *s3, const char *key, const char 
 extern bool tools_is_manifest_name(const char *key);
 
 /*
- * The compression of a file, from its name: the one place that knows the
- * codecs (gzip, as the export pipeline writes today, zstd, or none).
- * Returns the COPY option ("GZIP", "ZSTD", or "" for none).
+ * The compression of a file, from its name (compress_codec_of_key), as
+ * COPY's option: "GZIP", "ZSTD", or "" for none.
  */
 extern const char *tools_codec_copy_option(const char *key);
-
-/* Whether a PostgreSQL warehouse can be fed files of this codec (COPY FROM STDIN). */
-extern bool tools_codec_streamable(const char *copy_option);
 
 typedef struct ExportQueryResult
 {

@@ -166,13 +166,6 @@ tools_codec_copy_option(const char *key)
 	return compress_codec_copy_option(codec);
 }
 
-/* loader.c's load_send_s3_files decompresses every codec redtrack writes. */
-bool
-tools_codec_streamable(const char *copy_option)
-{
-	return true;
-}
-
 bool
 tools_is_manifest_name(const char *key)
 {
