@@ -351,7 +351,7 @@ redtrack_source_reader(Replicable *r)
 {
 	Oid			reader;
 
-	if (r->strategy == STRATEGY_QUEUE)
+	if (redtrack_is_own_table(r->relid))
 		return redtrack_owner_oid();
 	reader = get_role_oid(r->registered_by, true);
 	if (!OidIsValid(reader))
@@ -422,7 +422,7 @@ redtrack_check_registration(Replicable *r)
 				 errdetail("Only ordinary and partitioned tables are replicated; it became something else after registration."),
 				 errhint("Unregister it with rrr_unregister.")));
 
-	if (r->strategy != STRATEGY_QUEUE)
+	if (!redtrack_is_own_table(r->relid))
 	{
 		redtrack_check_table_privileges(r->relid, reader, false);
 		redtrack_refuse_row_level_security(r->relid, reader, RelationGetRelationName(rel));

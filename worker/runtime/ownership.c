@@ -10,6 +10,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
@@ -52,6 +53,23 @@ redtrack_owner_oid(void)
 	owner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
 	ReleaseSysCache(tuple);
 	return owner;
+}
+
+bool
+redtrack_is_own_table(Oid relid)
+{
+	Oid			streams = get_namespace_oid(REDTRACK_STREAMS_SCHEMA, true);
+	HeapTuple	tuple;
+	bool		own;
+
+	if (!OidIsValid(streams) || get_rel_namespace(relid) != streams)
+		return false;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	own = ((Form_pg_class) GETSTRUCT(tuple))->relowner == redtrack_owner_oid();
+	ReleaseSysCache(tuple);
+	return own;
 }
 
 bool

@@ -18,6 +18,8 @@
 
 #define REDTRACK_SCHEMA "redtrack"
 #define REDTRACK_ADMIN_ROLE "redtrack_admin"
+/* Where streams' queue tables live: only the extension owner creates there. */
+#define REDTRACK_STREAMS_SCHEMA "redtrack_streams"
 
 typedef struct OwnerScope
 {
@@ -30,6 +32,12 @@ extern Oid	redtrack_schema_oid(void);
 extern Oid	redtrack_owner_oid(void);
 extern void redtrack_require_admin(const char *action);
 extern bool redtrack_is_admin(Oid roleid);
+
+/*
+ * Whether a registered table is redtrack's own (a stream's queue): read as
+ * the extension owner, with no registrant's privileges to check.
+ */
+extern bool redtrack_is_own_table(Oid relid);
 
 extern void redtrack_enter_owner_scope(OwnerScope *scope);
 extern void redtrack_leave_owner_scope(OwnerScope *scope);

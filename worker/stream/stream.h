@@ -26,9 +26,10 @@
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
+#include "ownership.h"
 #include "typemap.h"
 
-#define STREAMS_SCHEMA "redtrack_streams"
+#define STREAMS_SCHEMA REDTRACK_STREAMS_SCHEMA
 
 /* Columns of a queue table that are redtrack's, never loaded. */
 #define STREAM_INTERNAL_PREFIX "redtrack_"
