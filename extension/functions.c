@@ -86,8 +86,8 @@ registered(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table \"%s\" is not registered", redtrack_relation_display_name(relid)),
-				 errhint("Register it with rrr_register('%s', 'timed' | 'identity' | 'full').",
-						 redtrack_relation_display_name(relid))));
+				 errhint("Register it with rrr_register('%s', strategy). %s",
+						 redtrack_relation_display_name(relid), redtrack_strategy_hint())));
 	return r;
 }
 

@@ -558,7 +558,7 @@ rrr_register(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("strategy must not be NULL"),
-				 errhint("The strategy is one of \"timed\", \"identity\" or \"full\".")));
+				 errhint("%s", redtrack_strategy_hint())));
 	memset(&reg, 0, sizeof(reg));
 	relid = PG_GETARG_OID(0);
 	reg.strategy = redtrack_parse_strategy(text_to_cstring(PG_GETARG_TEXT_PP(1)), false);

@@ -33,50 +33,68 @@
 #include "sql_list.h"
 #include "target_name.h"
 
+typedef struct StrategyName
+{
+	ReplicationStrategy kind;
+	const char *name;
+	const char *what;
+} StrategyName;
+
+#define REDTRACK_STRATEGY_NAME(kind, name, what) {kind, #name, what},
+static const StrategyName strategy_names[] = {
+	REDTRACK_STRATEGIES(REDTRACK_STRATEGY_NAME)
+};
+
 const char *
 redtrack_strategy_name(ReplicationStrategy strategy)
 {
-	switch (strategy)
-	{
-		case STRATEGY_TIMED:
-			return "timed";
-		case STRATEGY_IDENTITY:
-			return "identity";
-		case STRATEGY_FULL:
-			return "full";
-		case STRATEGY_QUEUE:
-			return "queue";
-		case STRATEGY_CDC:
-			return "cdc";
-	}
+	for (int i = 0; i < lengthof(strategy_names); i++)
+		if (strategy_names[i].kind == strategy)
+			return strategy_names[i].name;
 	return "unknown";
 }
 
+/* "The strategy is one of ...": what registering accepts, for hints. */
+char *
+redtrack_strategy_hint(void)
+{
+	StringInfoData hint;
+
+	initStringInfo(&hint);
+	for (int i = 0, last = lengthof(strategy_names) - 1; i <= last; i++)
+	{
+		if (strategy_names[i].kind == STRATEGY_QUEUE)
+			continue;
+		appendStringInfo(&hint, "%s\"%s\" (%s)",
+						 hint.len == 0 ? "The strategy is one of " : i == last ? " or " : ", ",
+						 strategy_names[i].name, strategy_names[i].what);
+	}
+	appendStringInfoChar(&hint, '.');
+	return hint.data;
+}
+
+/*
+ * A strategy by its registered name.  Only a stream registers a queue
+ * (allow_queue: reading registrations back).
+ */
 ReplicationStrategy
 redtrack_parse_strategy(const char *name, bool allow_queue)
 {
-	if (strcmp(name, "queue") == 0 && allow_queue)
-		return STRATEGY_QUEUE;
-	if (strcmp(name, "queue") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("strategy \"queue\" is for event streams"),
-				 errhint("Declare a stream with rrr_define_stream; it registers its queue itself.")));
-	if (strcmp(name, "timed") == 0)
-		return STRATEGY_TIMED;
-	if (strcmp(name, "identity") == 0)
-		return STRATEGY_IDENTITY;
-	if (strcmp(name, "full") == 0)
-		return STRATEGY_FULL;
-	if (strcmp(name, "cdc") == 0)
-		return STRATEGY_CDC;
+	for (int i = 0; i < lengthof(strategy_names); i++)
+	{
+		if (strcmp(strategy_names[i].name, name) != 0)
+			continue;
+		if (strategy_names[i].kind == STRATEGY_QUEUE && !allow_queue)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("strategy \"queue\" is for event streams"),
+					 errhint("Declare a stream with rrr_define_stream; it registers its queue itself.")));
+		return strategy_names[i].kind;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown replication strategy \"%s\"", name),
-			 errhint("The strategy is one of \"timed\" (merge changed rows by key), "
-					 "\"identity\" (append rows with a growing key), "
-					 "\"full\" (replace the whole table) or "
-					 "\"cdc\" (changes read from the WAL).")));
+			 errhint("%s", redtrack_strategy_hint())));
 	pg_unreachable();
 }
 

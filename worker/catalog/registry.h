@@ -14,13 +14,23 @@
 
 #include "target_name.h"
 
+/*
+ * Every strategy, once: its enum value, its name (as registered, and its
+ * module: strategy_<name> in worker/strategy/<name>.c) and what it does,
+ * for the hint that lists them.  A new strategy is its module and a line
+ * here.
+ */
+#define REDTRACK_STRATEGIES(X) \
+	X(STRATEGY_TIMED, timed, "merge changed rows by key") \
+	X(STRATEGY_IDENTITY, identity, "append rows with a growing key") \
+	X(STRATEGY_FULL, full, "replace the whole table") \
+	X(STRATEGY_QUEUE, queue, "drain an event stream's queue") \
+	X(STRATEGY_CDC, cdc, "changes read from the WAL")
+
+#define REDTRACK_STRATEGY_ENUM(kind, name, what) kind,
 typedef enum ReplicationStrategy
 {
-	STRATEGY_TIMED,				/* merge changed rows by key */
-	STRATEGY_IDENTITY,			/* append rows with a growing key */
-	STRATEGY_FULL,				/* replace the whole table */
-	STRATEGY_QUEUE,				/* drain an event stream's queue (rrr_define_stream) */
-	STRATEGY_CDC				/* changes read from the WAL (worker/cdc/) */
+	REDTRACK_STRATEGIES(REDTRACK_STRATEGY_ENUM)
 } ReplicationStrategy;
 
 typedef struct Replicable
@@ -44,6 +54,7 @@ typedef struct Replicable
 extern const char *redtrack_strategy_name(ReplicationStrategy strategy);
 
 /* A strategy by its name; "queue" only where allow_queue (streams). */
+extern char *redtrack_strategy_hint(void);
 extern ReplicationStrategy redtrack_parse_strategy(const char *name, bool allow_queue);
 
 /* Reads a registration (must be in a transaction with SPI available). */

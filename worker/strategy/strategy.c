@@ -15,23 +15,17 @@
 #include "typemap.h"
 
 /*
- * Every strategy module, once.  A new strategy: its file, and its name
- * here (the module defines `const Strategy strategy_<name>`).
+ * Every strategy module, from the one list of strategies
+ * (REDTRACK_STRATEGIES in catalog/registry.h): each module defines
+ * `const Strategy strategy_<name>`.
  */
-#define STRATEGY_MODULES(X) \
-	X(timed) \
-	X(identity) \
-	X(full) \
-	X(queue) \
-	X(cdc)
+#define DECLARE_MODULE(kind, name, what) extern const Strategy strategy_##name;
+#define LIST_MODULE(kind, name, what) &strategy_##name,
 
-#define DECLARE_MODULE(name) extern const Strategy strategy_##name;
-#define LIST_MODULE(name) &strategy_##name,
-
-STRATEGY_MODULES(DECLARE_MODULE)
+REDTRACK_STRATEGIES(DECLARE_MODULE)
 
 static const Strategy *const modules[] = {
-	STRATEGY_MODULES(LIST_MODULE)
+	REDTRACK_STRATEGIES(LIST_MODULE)
 };
 
 const Strategy *

@@ -9,8 +9,8 @@
  *
  * The engine, the export and the loader ask the table's Strategy and never
  * test which strategy it is.  A new strategy is a new file and one line in
- * STRATEGY_MODULES (strategy.c); its name must also be one that
- * rrr_register accepts (registry.c maps names to ReplicationStrategy).
+ * REDTRACK_STRATEGIES (catalog/registry.h), which gives its enum value,
+ * the name rrr_register accepts and its module.
  *
  * The hooks run in the engine's process: select, target_ddl and
  * after_import inside a local transaction; prepare_target inside a local
