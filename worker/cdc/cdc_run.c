@@ -735,22 +735,6 @@ decode(Run *run)
  * ----------------------------------------------------------------
  */
 
-static bool
-interrupted(void *arg)
-{
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
-}
-
-static void
-report_pipeline(Pipeline *p)
-{
-	CHECK_FOR_INTERRUPTS();
-	ereport(ERROR,
-			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("upload of changes to S3 failed: %s",
-					pipeline_error(p)[0] ? pipeline_error(p) : "interrupted")));
-}
-
 /* A table's spool, record by record, through the export pipeline. */
 static void
 upload_table(Run *run, RunTable *t)
@@ -781,7 +765,7 @@ upload_table(Run *run, RunTable *t)
 	config.chunk_size = Min(CDC_MAX_CHUNK, Max(max_file / 8, 4096));
 	config.compression_level = redtrack_compression_level;
 	config.uploaders = Min(Max(redtrack_slices, 2), CDC_MAX_UPLOADERS);
-	config.wait_check = interrupted;
+	config.wait_check = export_backend_interrupted;
 
 	if (!s3_global_init())
 		ereport(ERROR,
@@ -823,7 +807,7 @@ upload_table(Run *run, RunTable *t)
 			buf = pipeline_buffer(p, slice);
 			bytebuf_append(buf, record, len);
 			if (!pipeline_commit(p, slice))
-				report_pipeline(p);
+				export_report_pipeline_failure(p);
 			slice = (slice + 1) % config.slices;
 			if (++n % 4096 == 0)
 				CHECK_FOR_INTERRUPTS();
@@ -835,7 +819,7 @@ upload_table(Run *run, RunTable *t)
 		fclose(in);
 		in = NULL;
 		if (!pipeline_finish(p))
-			report_pipeline(p);
+			export_report_pipeline_failure(p);
 		export_put_manifest(run->s3, psprintf("%smanifest.json", t->s3_key), p);
 	}
 	PG_FINALLY();
@@ -1183,11 +1167,7 @@ static bool
 setup_run(Run *run)
 {
 	run->s3 = redtrack_s3_settings();
-	if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("redtrack.redshift_conninfo is not set"),
-				 errhint("Set it in postgresql.conf to the cluster's libpq connection string.")));
+	redshift_require_conninfo();
 
 	run->tables = load_tables(run);
 	if (run->tables == NIL)
