@@ -18,7 +18,6 @@
 #include "postmaster/bgworker.h"
 #include "utils/guc.h"
 
-#include "cdc.h"				/* cdc (issue 13) */
 #include "guc.h"
 #include "log_guard.h"
 #include "scheduler.h"
@@ -36,7 +35,6 @@ _PG_init(void)
 		return;
 
 	redtrack_define_gucs();
-	redtrack_cdc_define_gucs(); /* cdc (issue 13) */
 	MarkGUCPrefixReserved("redtrack");
 	redtrack_install_log_guard();
 

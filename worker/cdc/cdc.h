@@ -24,12 +24,6 @@
 #include "engine.h"
 #include "typemap.h"
 
-/* Settings (extension/cdc.c). */
-extern int	redtrack_cdc_max_retained_wal;	/* MB; 0: no warning */
-extern char *redtrack_cdc_fault;	/* test hook: where a run exits */
-
-extern void redtrack_cdc_define_gucs(void);
-
 /*
  * One captured table during a run: the columns its rows carry (the target's,
  * in target order), where its changes are spooled, and what was seen.
@@ -81,7 +75,7 @@ extern CdcCapture *cdc_capture;
 #define CDC_MASK_UNCHANGED 'u'
 #define CDC_MASK_PRESENT '-'
 
-/* The slot of this database. */
+/* The slot of this database (cdc_slot.c). */
 extern char *cdc_slot_name(void);
 
 /*
@@ -101,6 +95,12 @@ extern bool cdc_taking_snapshot(void);
  * connected); with wait, wait while a run holds it, else leave it.
  */
 extern void cdc_drop_slot_if_unused(bool wait);
+
+/*
+ * Drop this database's slot if it exists; with wait, wait while a run holds
+ * it, else leave a slot in use for the worker's next run to drop.
+ */
+extern void cdc_drop_slot(bool wait);
 
 /* Registration checks for 'cdc' (rrr_register). */
 extern void cdc_check_registration(Oid relid, List *keys, bool track_deletes);

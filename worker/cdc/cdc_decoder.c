@@ -44,6 +44,7 @@
 
 #include "cdc.h"
 #include "csv.h"
+#include "guc.h"
 #include "spi_util.h"
 
 CdcCapture *cdc_capture = NULL;

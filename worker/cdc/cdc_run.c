@@ -735,22 +735,6 @@ decode(Run *run)
  * ----------------------------------------------------------------
  */
 
-static bool
-interrupted(void *arg)
-{
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
-}
-
-static void
-report_pipeline(Pipeline *p)
-{
-	CHECK_FOR_INTERRUPTS();
-	ereport(ERROR,
-			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("upload of changes to S3 failed: %s",
-					pipeline_error(p)[0] ? pipeline_error(p) : "interrupted")));
-}
-
 /* A table's spool, record by record, through the export pipeline. */
 static void
 upload_table(Run *run, RunTable *t)
@@ -781,7 +765,7 @@ upload_table(Run *run, RunTable *t)
 	config.chunk_size = Min(CDC_MAX_CHUNK, Max(max_file / 8, 4096));
 	config.compression_level = redtrack_compression_level;
 	config.uploaders = Min(Max(redtrack_slices, 2), CDC_MAX_UPLOADERS);
-	config.wait_check = interrupted;
+	config.wait_check = export_backend_interrupted;
 
 	if (!s3_global_init())
 		ereport(ERROR,
@@ -823,7 +807,7 @@ upload_table(Run *run, RunTable *t)
 			buf = pipeline_buffer(p, slice);
 			bytebuf_append(buf, record, len);
 			if (!pipeline_commit(p, slice))
-				report_pipeline(p);
+				export_report_pipeline_failure(p);
 			slice = (slice + 1) % config.slices;
 			if (++n % 4096 == 0)
 				CHECK_FOR_INTERRUPTS();
@@ -835,7 +819,7 @@ upload_table(Run *run, RunTable *t)
 		fclose(in);
 		in = NULL;
 		if (!pipeline_finish(p))
-			report_pipeline(p);
+			export_report_pipeline_failure(p);
 		export_put_manifest(run->s3, psprintf("%smanifest.json", t->s3_key), p);
 	}
 	PG_FINALLY();
@@ -1175,20 +1159,15 @@ flushed_lsn(void)
 	return GetFlushRecPtr(NULL);
 }
 
-static void
-run_database(Run *run, Oid asked, TableOutcome *outcome)
+/*
+ * Settings, tables, slot and identity of the run.  False when no cdc table
+ * is left (the slot is then dropped): there is nothing to run.
+ */
+static bool
+setup_run(Run *run)
 {
-	ListCell   *lc;
-	XLogRecPtr	from;
-	char	   *done_to;
-	bool		loaded = false;
-
 	run->s3 = redtrack_s3_settings();
-	if (redtrack_redshift_conninfo == NULL || redtrack_redshift_conninfo[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("redtrack.redshift_conninfo is not set"),
-				 errhint("Set it in postgresql.conf to the cluster's libpq connection string.")));
+	redshift_require_conninfo();
 
 	run->tables = load_tables(run);
 	if (run->tables == NIL)
@@ -1199,7 +1178,7 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 		cdc_drop_slot_if_unused(true);
 		SPI_finish();
 		engine_commit_transaction(run->cxt);
-		return;
+		return false;
 	}
 	ensure_slot(run);
 
@@ -1213,10 +1192,18 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 										psprintf("%s:cdc:%s", spi_get_text(run->cxt, 0, 1), run->slot));
 	SPI_finish();
 	engine_commit_transaction(run->cxt);
+	return true;
+}
 
-	/* A committed load whose advance was lost: only advance. */
-	run->conn = redshift_connect();
-	load_ensure_loads_table(run->conn);
+/*
+ * A load the warehouse committed but whose slot advance was lost (the
+ * process died in between): only advance the slot past it.
+ */
+static void
+catch_up_committed_load(Run *run)
+{
+	char	   *done_to;
+
 	while ((done_to = committed_load_end(run, run->confirmed)) != NULL)
 	{
 		XLogRecPtr	to = parse_lsn(done_to);
@@ -1228,6 +1215,18 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 						run->slot, lsn_text(run->confirmed), done_to)));
 		advance_slot(run, to);
 	}
+}
+
+/*
+ * Snapshot new tables, decode the WAL up to what is flushed now, upload and
+ * load the changes, and advance the slot.  *from is where the capture
+ * started; true when changes were loaded.
+ */
+static bool
+capture_and_load(Run *run, XLogRecPtr *from)
+{
+	ListCell   *lc;
+	bool		loaded = false;
 
 	foreach(lc, run->tables)
 	{
@@ -1248,54 +1247,63 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 	 * Up to the WAL flushed now: whatever commits later is the next run's.
 	 * The slot advances to it even when nothing captured changed.
 	 */
-	from = run->confirmed;
+	*from = run->confirmed;
 	/* What committed asynchronously is visible already: take it along. */
 	state_flush_wal();
 	run->upto = flushed_lsn();
-	if (run->upto > run->confirmed)
+	if (run->upto <= run->confirmed)
+		return false;
+
+	build_capture(run);
+	decode(run);
+	if (run->changes > 0)
 	{
-		build_capture(run);
-		decode(run);
-		if (run->changes > 0)
+		foreach(lc, run->tables)
 		{
-			foreach(lc, run->tables)
-			{
-				RunTable   *t = lfirst(lc);
+			RunTable   *t = lfirst(lc);
 
-				if (t->active && t->ct->changes > 0)
-					upload_table(run, t);
-			}
-			close_spools(run, true);
-			/* Nothing goes to the warehouse that a crash here could take back. */
-			state_flush_wal();
-			loaded = load_all_retrying(run);
-			if (!loaded)
-				ereport(LOG,
-						(errmsg("redtrack: changes of slot \"%s\" from %s were already loaded; advancing the slot",
-								run->slot, lsn_text(run->confirmed))));
-			loaded = true;
-
-			/* Test hook: the process dies between COMMIT and the advance. */
-			if (redtrack_cdc_fault && strcmp(redtrack_cdc_fault, "kill_after_commit") == 0)
-				(void) kill(MyProcPid, SIGKILL);
+			if (t->active && t->ct->changes > 0)
+				upload_table(run, t);
 		}
-		else
-			close_spools(run, true);
-		advance_slot(run, run->upto);
-		if (loaded && redtrack_delete_s3_files_after_import)
-		{
-			foreach(lc, run->tables)
-			{
-				RunTable   *t = lfirst(lc);
+		close_spools(run, true);
+		/* Nothing goes to the warehouse that a crash here could take back. */
+		state_flush_wal();
+		loaded = load_all_retrying(run);
+		if (!loaded)
+			ereport(LOG,
+					(errmsg("redtrack: changes of slot \"%s\" from %s were already loaded; advancing the slot",
+							run->slot, lsn_text(run->confirmed))));
+		loaded = true;
 
-				if (t->s3_key)
-					/* the load is done: leftover files are not the run's failure */
-					export_remove_files_or_warn(run->s3, t->s3_key, "a cdc load");
-			}
+		/* Test hook: the process dies between COMMIT and the advance. */
+		if (redtrack_cdc_fault && strcmp(redtrack_cdc_fault, "kill_after_commit") == 0)
+			(void) kill(MyProcPid, SIGKILL);
+	}
+	else
+		close_spools(run, true);
+	advance_slot(run, run->upto);
+	if (loaded && redtrack_delete_s3_files_after_import)
+	{
+		foreach(lc, run->tables)
+		{
+			RunTable   *t = lfirst(lc);
+
+			if (t->s3_key)
+				/* the load is done: leftover files are not the run's failure */
+				export_remove_files_or_warn(run->s3, t->s3_key, "a cdc load");
 		}
 	}
-	redshift_disconnect(run->conn);
-	run->conn = NULL;
+	return loaded;
+}
+
+/*
+ * Record the run, warn about retained WAL, and fill in the outcome of the
+ * table asked for.
+ */
+static void
+report_outcome(Run *run, Oid asked, TableOutcome *outcome, bool loaded, XLogRecPtr from)
+{
+	ListCell   *lc;
 
 	record_run(run, NULL, loaded, from);
 	warn_retained_wal(run);
@@ -1317,6 +1325,26 @@ run_database(Run *run, Oid asked, TableOutcome *outcome)
 						run->changes, run->slot, lsn_text(from), lsn_text(run->upto))));
 	if (run->note)
 		strlcpy(outcome->warning, run->note, OUTCOME_ERROR_LEN);
+}
+
+static void
+run_database(Run *run, Oid asked, TableOutcome *outcome)
+{
+	XLogRecPtr	from;
+	bool		loaded;
+
+	if (!setup_run(run))
+		return;
+
+	run->conn = redshift_connect();
+	load_ensure_loads_table(run->conn);
+	catch_up_committed_load(run);
+
+	loaded = capture_and_load(run, &from);
+	redshift_disconnect(run->conn);
+	run->conn = NULL;
+
+	report_outcome(run, asked, outcome, loaded, from);
 }
 
 void

@@ -45,6 +45,8 @@ int			redtrack_watermark_margin = 2000;	/* ms */
 int			redtrack_compression = COMPRESS_ZSTD;
 int			redtrack_compression_level = 1;
 bool		redtrack_notify = true;
+int			redtrack_cdc_max_retained_wal = 1024;	/* MB */
+char	   *redtrack_cdc_fault = NULL;
 
 static const struct config_enum_entry dialect_options[] = {
 	{"redshift", REDTRACK_DIALECT_REDSHIFT, false},
@@ -316,4 +318,23 @@ redtrack_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("redtrack.cdc_max_retained_wal",
+							"WAL the cdc slot may retain before each run warns.",
+							"0 turns the warning off.",
+							&redtrack_cdc_max_retained_wal,
+							1024, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("redtrack.cdc_fault",
+							   "Test hook: where a cdc run kills its own process.",
+							   "kill_after_commit: between the warehouse's COMMIT and the slot's advance; "
+							   "kill_while_decoding: after 50 decoded changes.",
+							   &redtrack_cdc_fault,
+							   "",
+							   PGC_SUSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 }

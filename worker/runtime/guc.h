@@ -45,6 +45,8 @@ extern int	redtrack_watermark_margin;
 extern int	redtrack_compression;	/* CompressCodec (compress_stream.h) */
 extern int	redtrack_compression_level;
 extern bool redtrack_notify;
+extern int	redtrack_cdc_max_retained_wal;	/* MB; 0: no warning */
+extern char *redtrack_cdc_fault;	/* test hook: where a cdc run exits */
 
 extern void redtrack_define_gucs(void);
 
