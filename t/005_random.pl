@@ -1,7 +1,8 @@
 # Equivalence under a random workload: rounds of random inserts, updates
 # (to keys and to replication fields too), deletes, bulk deletes,
 # TRUNCATEs and transactions held open across replications, on tables of
-# every strategy, with faults at S3 and Redshift and kills of the worker;
+# every strategy (cdc too: updates that leave every other column alone,
+# unchanged toasted values), with faults at S3 and Redshift and kills of the worker;
 # after every round the target is compared with the source, row by row.
 #
 #   REDTRACK_SEED=n     replay a run (the seed is printed at the start)
@@ -59,19 +60,30 @@ CREATE TABLE r_versioned (id bigint PRIMARY KEY, v text, version bigint NOT NULL
 CREATE INDEX ON r_versioned (version);
 CREATE TABLE r_identity (id bigserial PRIMARY KEY, v text, at timestamptz DEFAULT now());
 CREATE TABLE r_full (code text PRIMARY KEY, v text, flag boolean);
+CREATE TABLE r_cdc (id bigint PRIMARY KEY, v text, n int, big text);
 SELECT rrr_register('r_timed', 'timed', target_table => '$schema.r_timed', track_deletes => true);
 SELECT rrr_register('r_versioned', 'timed', replication_field => 'version', target_table => '$schema.r_versioned', track_deletes => true);
 SELECT rrr_register('r_identity', 'identity', target_table => '$schema.r_identity', track_deletes => true);
 SELECT rrr_register('r_full', 'full', target_table => '$schema.r_full');
+SELECT rrr_register('r_cdc', 'cdc', target_table => '$schema.r_cdc');
 });
+# cdc's first run creates the database's slot, which waits for the
+# transactions open at that moment (PostgreSQL's consistent starting
+# point): take it before a round holds one open.
+is(sql(q{SELECT state FROM rrr_replicate('r_cdc')}), 'imported', 'the cdc table\'s first run creates its slot');
 
 my %compare = (
 	r_timed => 'a, b, v, n, updated_at',
 	r_versioned => 'id, v, version',
 	r_identity => 'id, v, at',
 	r_full => 'code, v, flag',
+	r_cdc => 'id, v, n, big',
 );
-my %order = (r_timed => 'a, b', r_versioned => 'id', r_identity => 'id', r_full => 'code');
+my %order = (r_timed => 'a, b', r_versioned => 'id', r_identity => 'id', r_full => 'code', r_cdc => 'id');
+
+# A value stored out of line (TOAST): random hex does not compress enough
+# to stay in the row.
+my $toasted = q{(SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 300))};
 
 sub workload
 {
@@ -92,12 +104,19 @@ sub workload
 			  . " FROM generate_series(" . int(rand(500)) . ", " . int(rand(500) + 500) . ") g ON CONFLICT DO NOTHING;";
 			push @sql, "INSERT INTO r_identity (v) SELECT " . text_value() . " FROM generate_series(1, $n);";
 			push @sql, "INSERT INTO r_full VALUES ('c" . int(rand(100)) . "', " . text_value() . ", " . pick('true', 'false', 'NULL') . ") ON CONFLICT DO NOTHING;";
+			my $from = int(rand(400));
+			push @sql, "INSERT INTO r_cdc (id, v, n, big) SELECT g, " . text_value() . ", g, CASE WHEN g % 3 = 0 THEN $toasted END"
+			  . " FROM generate_series($from, " . ($from + int(rand(30))) . ") g ON CONFLICT DO NOTHING;";
 		}
 		elsif ($op < 0.55)
 		{
 			push @sql, "UPDATE r_timed SET v = " . text_value() . ", updated_at = clock_timestamp() WHERE a % 7 = " . int(rand(7)) . ";";
 			push @sql, "UPDATE r_versioned SET v = " . text_value() . ", version = nextval('version_seq') WHERE id % 11 = " . int(rand(11)) . ";";
 			push @sql, "UPDATE r_full SET v = " . text_value() . " WHERE code LIKE 'c" . int(rand(10)) . "%';";
+			# cdc: no column to bump; a toasted value left alone stays
+			push @sql, "UPDATE r_cdc SET v = " . text_value() . " WHERE id % 7 = " . int(rand(7)) . ";";
+			push @sql, "UPDATE r_cdc SET n = n + 1 WHERE id % 5 = " . int(rand(5)) . ";";
+			push @sql, "UPDATE r_cdc SET big = $toasted WHERE id % 11 = " . int(rand(11)) . ";" if rand() < 0.3;
 		}
 		elsif ($op < 0.65)
 		{
@@ -105,6 +124,7 @@ sub workload
 			$figures{key_updates}++;
 			push @sql, "UPDATE r_timed SET b = b || '~' || nextval('moved_id_seq'), updated_at = clock_timestamp() WHERE (a, b) IN (SELECT a, b FROM r_timed ORDER BY random() LIMIT 3);";
 			push @sql, "UPDATE r_versioned SET id = nextval('moved_id_seq'), version = nextval('version_seq') WHERE id IN (SELECT id FROM r_versioned WHERE id < 100000 ORDER BY random() LIMIT 2);";
+			push @sql, "UPDATE r_cdc SET id = nextval('moved_id_seq') WHERE id IN (SELECT id FROM r_cdc WHERE id < 100000 ORDER BY random() LIMIT 2);";
 		}
 		elsif ($op < 0.85)
 		{
@@ -112,6 +132,7 @@ sub workload
 			push @sql, "DELETE FROM r_versioned WHERE id % 13 = " . int(rand(13)) . ";";
 			push @sql, "DELETE FROM r_identity WHERE id % 17 = " . int(rand(17)) . ";";
 			push @sql, "DELETE FROM r_full WHERE code LIKE 'c" . int(rand(10)) . "%';";
+			push @sql, "DELETE FROM r_cdc WHERE id % 13 = " . int(rand(13)) . ";";
 		}
 		elsif ($op < 0.95)
 		{
@@ -122,7 +143,7 @@ sub workload
 		elsif ($may_truncate)
 		{
 			$figures{truncates}++;
-			push @sql, pick('TRUNCATE r_timed;', 'TRUNCATE r_versioned;', 'TRUNCATE r_identity;', 'TRUNCATE r_full;');
+			push @sql, pick('TRUNCATE r_timed;', 'TRUNCATE r_versioned;', 'TRUNCATE r_identity;', 'TRUNCATE r_full;', 'TRUNCATE r_cdc;');
 		}
 	}
 	sql(join "\n", @sql);
@@ -171,7 +192,8 @@ for my $round (1 .. $rounds)
 		# Only new keys: a lock on existing rows would make the workload wait.
 		$open->query_safe("BEGIN; INSERT INTO r_timed (a, b, v) VALUES (" . (1000 + $round) . ", 'open', 'late');"
 			  . " INSERT INTO r_identity (v) VALUES ('late $round');"
-			  . " INSERT INTO r_versioned (id, v) VALUES (" . (500000 + $round) . ", 'late');");
+			  . " INSERT INTO r_versioned (id, v) VALUES (" . (500000 + $round) . ", 'late');"
+			  . " INSERT INTO r_cdc (id, v) VALUES (" . (600000 + $round) . ", 'late');");
 	}
 
 	# Faults for this round: kills spread so that all of them happen by the
