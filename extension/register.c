@@ -35,12 +35,12 @@
 #include "utils/timestamp.h"
 
 #include "array_list.h"
-#include "cdc.h"
 #include "delete_tracking.h"
 #include "field_type.h"
 #include "ownership.h"
 #include "registry.h"
 #include "state.h"
+#include "strategy.h"
 #include "target_name.h"
 
 PG_FUNCTION_INFO_V1(rrr_register);
@@ -299,26 +299,22 @@ check_replication_field(Relation rel, ReplicationStrategy strategy, Name given)
 	AttrNumber	attnum;
 	Oid			typid;
 
-	if (strategy == STRATEGY_FULL || strategy == STRATEGY_CDC)
+	const Strategy *s = strategy_for(strategy);
+
+	if (s->field == STRATEGY_FIELD_NONE)
 	{
-		if (given != NULL && strategy == STRATEGY_CDC)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("strategy \"cdc\" takes no replication field"),
-					 errdetail("Every change is read from the write-ahead log.")));
 		if (given != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("strategy \"full\" takes no replication field"),
-					 errdetail("A full replication replaces the whole target table on every run.")));
+					 errmsg("strategy \"%s\" takes no replication field", s->name),
+					 errdetail("%s", s->no_field_detail)));
 		return NULL;
 	}
 
-	field = given == NULL ? (strategy == STRATEGY_TIMED ? "updated_at" : "id")
-		: pstrdup(NameStr(*given));
+	field = given == NULL ? pstrdup(s->default_field) : pstrdup(NameStr(*given));
 	attnum = user_column(rel, field, "replication field", "replication_field");
 	typid = column_base_type(rel, attnum);
-	if (strategy == STRATEGY_TIMED && !redtrack_is_time_type(typid) &&
+	if (s->field == STRATEGY_FIELD_TIME_OR_INTEGER && !redtrack_is_time_type(typid) &&
 		!redtrack_is_integer_type(typid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -326,7 +322,7 @@ check_replication_field(Relation rel, ReplicationStrategy strategy, Name given)
 						field, RelationGetRelationName(rel), format_type_be(typid)),
 				 errdetail("A timed replication field must be a date, timestamp, timestamptz or integer column."),
 				 errhint("Pass replication_field => 'col' naming a column stamped on every change.")));
-	if (strategy == STRATEGY_IDENTITY && !redtrack_is_integer_type(typid))
+	if (s->field == STRATEGY_FIELD_INTEGER && !redtrack_is_integer_type(typid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("replication field \"%s\" of table \"%s\" has type %s",
@@ -399,12 +395,13 @@ choose_keys(Relation rel, ArrayType *given, Registration *reg)
 	}
 	check_key_columns(rel, reg->keys);
 
-	if (reg->keys == NIL && reg->strategy == STRATEGY_TIMED)
+	if (reg->keys == NIL && strategy_for(reg->strategy)->needs_key)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" has no key for a timed replication",
-						RelationGetRelationName(rel)),
-				 errdetail("A timed replication replaces changed rows on Redshift by their key."),
+				 errmsg("table \"%s\" has no key for a %s replication",
+						RelationGetRelationName(rel), strategy_for(reg->strategy)->name),
+				 errdetail("A %s replication replaces changed rows on Redshift by their key.",
+						   strategy_for(reg->strategy)->name),
 				 errhint("Add a primary key, or pass key_columns => ARRAY['col'].")));
 	if (reg->keys == NIL && reg->track_deletes)
 		ereport(ERROR,
@@ -412,11 +409,11 @@ choose_keys(Relation rel, ArrayType *given, Registration *reg)
 				 errmsg("cannot track deletes of table \"%s\": it has no key",
 						RelationGetRelationName(rel)),
 				 errhint("Add a primary key, or pass key_columns => ARRAY['col'].")));
-	if (reg->keys == NIL && reg->strategy == STRATEGY_IDENTITY)
+	if (reg->keys == NIL && strategy_for(reg->strategy)->field_is_default_key)
 		reg->keys = list_make1(reg->field);
-	/* cdc: wal_level, a key the WAL carries, no trigger */
-	if (reg->strategy == STRATEGY_CDC)
-		cdc_check_registration(RelationGetRelid(rel), reg->keys, reg->track_deletes);
+	if (strategy_for(reg->strategy)->check_registration)
+		strategy_for(reg->strategy)->check_registration(RelationGetRelid(rel), reg->keys,
+														 reg->track_deletes);
 }
 
 /* every => a positive, finite interval. */
@@ -666,9 +663,8 @@ rrr_unregister(PG_FUNCTION_ARGS)
 	drop_tracking_triggers(rel);
 
 	state_delete_registration(relid);
-	/* The last cdc table takes the slot with it. */
-	if (registration && registration->strategy == STRATEGY_CDC)
-		cdc_drop_slot_if_unused(true);
+	if (registration && strategy_of(registration)->after_unregister)
+		strategy_of(registration)->after_unregister();
 
 	redtrack_leave_owner_scope(&scope);
 	SPI_finish();

@@ -30,8 +30,20 @@ cdc_run_group(Oid *relids, int n, EngineMode mode, bool wait_for_lock,
 		cdc_run_database(relids[i], wait_for_lock, &outcomes[i]);
 }
 
+/* The last cdc table takes the database's slot with it. */
+static void
+cdc_after_unregister(void)
+{
+	cdc_drop_slot_if_unused(true);
+}
+
 const Strategy strategy_cdc = {
 	.kind = STRATEGY_CDC,
+	.field = STRATEGY_FIELD_NONE,
+	.no_field_detail = "Every change is read from the write-ahead log.",
+	/* wal_level, a key the WAL carries, no trigger */
+	.check_registration = cdc_check_registration,
+	.after_unregister = cdc_after_unregister,
 	.name = "cdc",
 	.windowed = false,
 	.replaces_target = true,

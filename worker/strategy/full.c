@@ -14,6 +14,8 @@
 
 const Strategy strategy_full = {
 	.kind = STRATEGY_FULL,
+	.field = STRATEGY_FIELD_NONE,
+	.no_field_detail = "A full replication replaces the whole target table on every run.",
 	.name = "full",
 	.windowed = false,
 	.replaces_target = true,

@@ -24,6 +24,9 @@ identity_merge(const StrategyMerge *m)
 
 const Strategy strategy_identity = {
 	.kind = STRATEGY_IDENTITY,
+	.field = STRATEGY_FIELD_INTEGER,
+	.default_field = "id",
+	.field_is_default_key = true,
 	.name = "identity",
 	.windowed = true,
 	.replaces_target = false,

@@ -114,6 +114,8 @@ queue_after_import(Replicable *r, Replication *rep)
 
 const Strategy strategy_queue = {
 	.kind = STRATEGY_QUEUE,
+	.field = STRATEGY_FIELD_NONE,
+	.no_field_detail = "A stream's queue is drained whole.",
 	.name = "queue",
 	.windowed = false,
 	.replaces_target = false,

@@ -29,6 +29,14 @@
 #include "stream.h"
 #include "target.h"
 
+/* The replication field a strategy takes at registration. */
+typedef enum StrategyField
+{
+	STRATEGY_FIELD_NONE,		/* none: every row, or every change */
+	STRATEGY_FIELD_TIME_OR_INTEGER, /* stamped on every change */
+	STRATEGY_FIELD_INTEGER		/* growing with every new row */
+} StrategyField;
+
 /* What a run reads from the source, as the pieces of the export's SELECT. */
 typedef struct StrategySelect
 {
@@ -128,6 +136,22 @@ typedef struct Strategy
 	 * initial snapshot).  NULL: never.
 	 */
 	bool		(*in_group_run) (void);
+
+	/*
+	 * Registration (extension/register.c asks these): the replication
+	 * field it takes and the one assumed when none is given, why it takes
+	 * none, whether a table without a key is refused, whether the field
+	 * is the key when there is none; and checks of its own (NULL: none).
+	 */
+	StrategyField field;
+	const char *default_field;
+	const char *no_field_detail;
+	bool		needs_key;
+	bool		field_is_default_key;
+	void		(*check_registration) (Oid relid, List *keys, bool track_deletes);
+
+	/* After a table of the strategy was unregistered; NULL: nothing. */
+	void		(*after_unregister) (void);
 } Strategy;
 
 /* The module of a registration's strategy (never NULL). */

@@ -23,6 +23,9 @@ timed_merge(const StrategyMerge *m)
 
 const Strategy strategy_timed = {
 	.kind = STRATEGY_TIMED,
+	.field = STRATEGY_FIELD_TIME_OR_INTEGER,
+	.default_field = "updated_at",
+	.needs_key = true,
 	.name = "timed",
 	.windowed = true,
 	.replaces_target = false,
