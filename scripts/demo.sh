@@ -201,6 +201,8 @@ wait_for_sync
 "${DWH[@]}" -c "SELECT device, country, count(*) FROM public.page_views WHERE path = '/landing'
                 GROUP BY 1, 2 ORDER BY 1, 2"
 "${SRC[@]}" -c "SELECT source, backlog, rejected_events FROM redtrack.status WHERE strategy = 'queue'"
+echo "(a stream is named by its name too:)"
+"${SRC[@]}" -c "SELECT source, state FROM rrr_replicate('page_views')"
 
 say "a failure at 3 a.m.: S3 refuses every upload"
 S3_ADMIN=http://127.0.0.1:$REDTRACK_S3_PORT/_admin/faults
